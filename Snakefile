@@ -1,0 +1,29 @@
+# alignshift: how post-training shifts a model's political, geopolitical and cultural
+# biases. Models -> data -> fine-tuning -> checkpoint evaluation -> analysis -> figures.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# A study config given with --configfile replaces the default study (it is not merged
+# into it); --config key=value still overrides single keys.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/analyze.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

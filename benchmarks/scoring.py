@@ -1,0 +1,155 @@
+"""Scorer throughput: the project's packed prefix-sharing scorer against one forward per
+option and against full sequences batched with length sorting, in one run.
+
+Shapes:
+  country_rank  Q questions x C countries, a P-token prompt, K-token continuations
+  mcqa          Q questions x 4 single-token options after a long P-token prompt
+
+Model: a fetched model (`--manifest resources/models/<name>/manifest.json`, real
+weights and tokenizer) or random weights at a real shape (`--shape
+benchmarks/shapes/llama-2-7b.json`; bf16 on CUDA). Token ids are random, so the
+timings depend only on the shapes.
+
+  python benchmarks/scoring.py --manifest resources/models/smollm2-135m-instruct/manifest.json
+  python benchmarks/scoring.py --shape benchmarks/shapes/llama-2-7b.json --questions 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from alignshift.scoring import ScoreRequest, score, score_full_sequences
+
+SHAPES = {"country_rank": dict(continuations=181, prompt_tokens=48, continuation_tokens=4),
+          "mcqa": dict(continuations=4, prompt_tokens=400, continuation_tokens=1)}
+
+
+def load_model(args):
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    if args.manifest:
+        from alignshift.models import ModelSpec, load
+
+        manifest = json.loads(Path(args.manifest).read_text())
+        spec = ModelSpec.from_config(manifest["name"], manifest["spec"])
+        lm = load(manifest, spec, device=device)
+        return lm.model, lm.tokenizer, manifest["name"]
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    cfg = json.loads(Path(args.shape).read_text())
+    config = AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype).eval()
+
+    class Tok:  # token ids are given directly; only pad/bos are consulted
+        pad_token_id = eos_token_id = 0
+        bos_token_id = None
+
+    return model, Tok(), Path(args.shape).stem
+
+
+def make_requests(vocab: int, questions: int, continuations: int, prompt_tokens: int, continuation_tokens: int,
+                  seed: int = 0) -> list[ScoreRequest]:
+    g = torch.Generator().manual_seed(seed)
+    conts = [tuple(torch.randint(10, vocab, (continuation_tokens,), generator=g).tolist())
+             for _ in range(continuations)]
+    return [ScoreRequest(tuple(torch.randint(10, vocab, (prompt_tokens,), generator=g).tolist()), tuple(conts))
+            for _ in range(questions)]
+
+
+def n_params(model) -> int:
+    """Parameters a token passes through (embedding lookups are not FLOPs)."""
+    emb = model.get_input_embeddings().weight.numel()
+    return sum(p.numel() for p in model.parameters()) - emb + (emb if model.config.tie_word_embeddings else 0)
+
+
+def peak_flops(device: str, override_tflops: float | None) -> float:
+    if override_tflops:
+        return override_tflops * 1e12
+    if device == "cuda":
+        return 989e12  # H100 SXM dense bf16
+    n = 2048  # measured: the best this CPU does on a large fp32 matmul
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(5):
+        a @ b
+    return 5 * 2 * n**3 / (time.perf_counter() - t)
+
+
+def timed(fn):
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    out = fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return out, time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--manifest")
+    src.add_argument("--shape")
+    ap.add_argument("--task", choices=sorted(SHAPES), nargs="+", default=sorted(SHAPES))
+    ap.add_argument("--questions", type=int, default=10, help="questions for the packed scorer")
+    ap.add_argument("--full-questions", type=int, default=4, help="questions for batched full sequences")
+    ap.add_argument("--brute-questions", type=int, default=1, help="questions for one forward per option")
+    ap.add_argument("--batch-size", type=int, default=64, help="batch of the full-sequence method")
+    ap.add_argument("--max-row-tokens", type=int, default=1024)
+    ap.add_argument("--peak-tflops", type=float, default=None)
+    ap.add_argument("--target-questions", type=int, default=554, help="extrapolate to this many questions")
+    ap.add_argument("--out", default="results/benchmarks/scoring.json")
+    args = ap.parse_args()
+
+    model, tok, name = load_model(args)
+    device = next(model.parameters()).device.type
+    params = n_params(model)
+    peak = peak_flops(device, args.peak_tflops)
+    vocab = model.config.vocab_size
+    report = {"model": name, "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor()
+              or platform.machine(), "threads": torch.get_num_threads(), "dtype": str(next(model.parameters()).dtype),
+              "params": params, "peak_tflops": peak / 1e12, "commit": commit(), "results": []}
+    methods = {
+        "packed prefix-sharing (alignshift)": (args.questions, lambda r: score(model, tok, r, max_row_tokens=args.max_row_tokens)),
+        f"full sequences, length-sorted, batch {args.batch_size}": (args.full_questions, lambda r: score_full_sequences(model, tok, r, batch_size=args.batch_size)),
+        "one forward per option, batch 1": (args.brute_questions, lambda r: score_full_sequences(model, tok, r, batch_size=1)),
+    }
+    for task in args.task:
+        shape = SHAPES[task]
+        warm = make_requests(vocab, 1, **shape, seed=1)
+        score(model, tok, warm, max_row_tokens=args.max_row_tokens)
+        for method, (questions, fn) in methods.items():
+            reqs = make_requests(vocab, questions, **shape)
+            _, seconds = timed(lambda: fn(reqs))
+            items = questions * shape["continuations"]
+            useful_tokens = questions * (shape["prompt_tokens"] + shape["continuations"] * shape["continuation_tokens"])
+            row = {"task": task, "method": method, "questions": questions, "items": items, "seconds": seconds,
+                   "items_per_s": items / seconds, "useful_tokens_per_s": useful_tokens / seconds,
+                   "fraction_of_compute_limit": 2 * params * useful_tokens / seconds / peak,
+                   f"est_seconds_{args.target_questions}_questions": seconds / questions * args.target_questions}
+            report["results"].append(row)
+            print(f"{task:13s} {method:45s} {row['items_per_s']:9.1f} items/s  "
+                  f"{row['fraction_of_compute_limit']:6.1%} of limit  est. {row[f'est_seconds_{args.target_questions}_questions']:8.1f} s",
+                  flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""LoRA SFT and DPO with trl + peft, driven by a YAML recipe.
+
+A recipe (config/recipes/*.yaml) has `method` (sft | dpo), `lora` (peft LoraConfig
+keys), `training` (trl SFTConfig / DPOConfig keys) and `quantization` (none | 4bit,
+QLoRA on CUDA). The adapter is exported at each configured step to
+`<out>/step-<N>/`; the full trainer state (optimizer, scheduler, RNG) is kept in a
+state directory keyed by the recipe and data, so a killed run resumes from its last
+saved step and a changed recipe never resumes from a stale one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .models import ModelSpec, load_tokenizer, quantization_config, resolve_device, torch_dtype
+from .provenance import library_versions, stable_hash
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("left", "right")
+
+
+def preference_records(stances: pd.DataFrame, direction: str, chat: bool) -> list[dict]:
+    """DPO triples toward `direction`: chosen = its stance, rejected = the other."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    other = DIRECTIONS[1 - DIRECTIONS.index(direction)]
+    return [
+        {"prompt": _prompt(r.prompt, chat), "chosen": _answer(getattr(r, direction), chat),
+         "rejected": _answer(getattr(r, other), chat)}
+        for r in stances.itertuples()
+    ]
+
+
+def sft_records(stances: pd.DataFrame, direction: str, chat: bool) -> list[dict]:
+    """Prompt/completion pairs: the chosen answers of one direction."""
+    return [{"prompt": p["prompt"], "completion": p["chosen"]} for p in preference_records(stances, direction, chat)]
+
+
+def _prompt(text: str, chat: bool):
+    return [{"role": "user", "content": text}] if chat else text + "\nAnswer:"
+
+
+def _answer(text: str, chat: bool):
+    return [{"role": "assistant", "content": text}] if chat else " " + text
+
+
+def state_key(recipe: dict, data_revision: str, base_revision: str) -> str:
+    return stable_hash({"recipe": recipe, "data": data_revision, "base": base_revision})
+
+
+def last_checkpoint(state_dir: Path) -> str | None:
+    """The newest complete trainer checkpoint (trainer_state.json is written last)."""
+    done = [p for p in state_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
+
+
+def export_adapters(state_dir: Path, out_dir: Path, steps: list[int]) -> None:
+    """Copy each step's adapter out of its trainer checkpoint (also the steps saved
+    before a resume, whose exports a rerun's clean output directory no longer has)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for step in steps:
+        source = state_dir / f"checkpoint-{step}"
+        files = [source / "adapter_model.safetensors", source / "adapter_config.json"]
+        if not all(f.exists() for f in files):
+            raise RuntimeError(f"{source}: no adapter saved at step {step}")
+        target = out_dir / f"step-{step}"
+        target.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copy2(f, target / f.name)
+
+
+def train(
+    *,
+    manifest: dict,
+    spec: ModelSpec,
+    recipe: dict,
+    stances: pd.DataFrame,
+    direction: str,
+    work_dir: str | Path,
+    out_dir: str | Path,
+    steps: list[int],
+    data_revision: str,
+) -> dict:
+    """Train one run, keeping trainer state under `work_dir`; export the adapter of
+    every step in `steps` to `out_dir/step-<N>/`; return the training record."""
+    import torch
+    from peft import LoraConfig, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, TrainerCallback
+    from datasets import Dataset
+
+    out_dir = Path(out_dir)
+    method = recipe["method"]
+    device = resolve_device()
+    cuda = device.startswith("cuda")
+    dtype = torch_dtype(spec.dtype, device)
+    quant = quantization_config(recipe.get("quantization", "none"), dtype) if cuda else None
+    seed = int(recipe["training"].get("seed", 0))
+    state_dir = Path(work_dir) / f"state-{state_key(recipe, data_revision, manifest['revision'])}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+
+    tokenizer = load_tokenizer(manifest["path"], spec)
+    model = AutoModelForCausalLM.from_pretrained(
+        manifest["path"], dtype=dtype, trust_remote_code=spec.trust_remote_code,
+        **({"quantization_config": quant, "device_map": {"": device}} if quant else {}),
+    )
+    if quant is not None:
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=recipe["training"].get("gradient_checkpointing", False))
+    chat = spec.chat_template and bool(tokenizer.chat_template)
+    records = (preference_records if method == "dpo" else sft_records)(stances, direction, chat)
+    dataset = Dataset.from_list(records)
+    lora = LoraConfig(task_type="CAUSAL_LM", **recipe["lora"])
+
+    save_at = set(steps)
+
+    class SaveAtSteps(TrainerCallback):
+        """A full trainer checkpoint (adapter, optimizer, RNG) at each configured step."""
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step in save_at:
+                control.should_save = True
+
+    training = dict(recipe["training"])
+    common = dict(
+        output_dir=str(state_dir), save_strategy="no", save_only_model=False, report_to="none",
+        logging_steps=1, use_cpu=not cuda, bf16=cuda and dtype == torch.bfloat16,
+        gradient_checkpointing=False, dataloader_num_workers=0, disable_tqdm=False,
+        # a 'no' save strategy with callback-driven saves keeps every checkpoint asked for
+        save_total_limit=None,
+    )
+    common.update(training)
+    if method == "dpo":
+        from trl import DPOConfig, DPOTrainer
+
+        args = DPOConfig(**common)
+        trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=lora, callbacks=[SaveAtSteps()])
+    elif method == "sft":
+        from trl import SFTConfig, SFTTrainer
+
+        args = SFTConfig(**common)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=lora, callbacks=[SaveAtSteps()])
+    else:
+        raise ValueError(f"recipe method must be sft or dpo, not {method!r}")
+
+    resume = last_checkpoint(state_dir)
+    if resume:
+        log.info("resuming from %s", resume)
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=resume)
+    elapsed = time.time() - started
+    export_adapters(state_dir, out_dir, steps)
+    record = {
+        "method": method, "direction": direction, "recipe": recipe, "steps": steps, "seed": seed,
+        "device": device, "dtype": str(dtype).removeprefix("torch."), "resumed_from": resume,
+        "base_model": spec.name, "base_revision": manifest["revision"], "data_revision": data_revision,
+        "train_seconds": elapsed, "metrics": result.metrics, "log_history": trainer.state.log_history,
+        "versions": library_versions(),
+    }
+    return record

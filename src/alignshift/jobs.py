@@ -1,0 +1,155 @@
+"""Job entry points: what each workflow rule runs, with plain arguments.
+
+The rules' scripts only map Snakemake's input/output/params onto these functions, so
+every job can also be run and tested without Snakemake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from . import data as datasets
+from . import probes, registry
+from .models import ModelSpec, fetch, load
+from .provenance import library_versions, read_provenance, stable_hash, write_table
+
+log = logging.getLogger("alignshift")
+
+
+@contextlib.contextmanager
+def logged(log_path: str | Path | None):
+    """Log to the job's log file and to the terminal; record any failure in the log."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    for h in handlers:
+        h.setFormatter(fmt)
+        root.addHandler(h)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    except BaseException:
+        log.exception("job failed")
+        raise
+    finally:
+        for h in handlers:
+            root.removeHandler(h)
+            h.close()
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def fetch_model(spec: dict, out_manifest: str, cache_dir: str = "resources/hub") -> None:
+    model = ModelSpec.from_config(spec["name"], {k: v for k, v in spec.items() if k != "name"})
+    manifest = fetch(model, Path(out_manifest).parent, Path(cache_dir))
+    log.info("%s: revision %s at %s", model.name, manifest["revision"], manifest["path"])
+
+
+def prepare_data(name: str, spec: dict, out: str) -> None:
+    df = datasets.prepare(spec)
+    write_table(df, out, {"dataset": name, "source": spec, "revision": datasets.source_revision(spec)})
+    log.info("%s: %d rows", name, len(df))
+
+
+def read_tables(paths: dict[str, str]) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(path) for name, path in paths.items()}
+
+
+def finetune(run_name: str, run: dict, recipe: dict, manifest_path: str, base_spec: dict, data_path: str,
+             steps: list[int], out_dir: str, out_log: str, threads: int | None = None) -> None:
+    from . import finetune as ft
+
+    set_threads(threads)
+    manifest = json.loads(Path(manifest_path).read_text())
+    spec = ModelSpec.from_config(base_spec["name"], {k: v for k, v in base_spec.items() if k != "name"})
+    stances = pd.read_parquet(data_path)
+    data_revision = read_provenance(data_path).get("revision", "unknown")
+    work_dir = Path(out_dir).parent
+    record = ft.train(manifest=manifest, spec=spec, recipe=recipe, stances=stances, direction=run["direction"],
+                      work_dir=work_dir, out_dir=Path(out_dir), steps=steps, data_revision=data_revision)
+    record["run"] = run_name
+    Path(out_log).write_text(json.dumps(record, indent=2, default=str))
+
+
+def evaluate(model_spec: dict, probe: str, spec: dict, manifest_path: str, data_paths: dict[str, str], out: str,
+             adapter: str | None = None, seed: int = 0, threads: int | None = None) -> None:
+    """Score one model on one probe and write the tidy score table."""
+    import torch
+
+    set_threads(threads)
+    torch.manual_seed(seed)
+    manifest = json.loads(Path(manifest_path).read_text())
+    model = ModelSpec.from_config(model_spec["name"], {k: v for k, v in model_spec.items() if k != "name"})
+    lm = load(manifest, model, adapter=adapter)
+    tables = read_tables(data_paths)
+    scores = probes.run(probe, spec, tables, lm)
+    write_table(scores, out, {
+        "model": model.name, "model_id": model.id, "model_revision": lm.revision, "adapter": adapter,
+        "probe": probe, "probe_version": spec.get("version"), "probe_spec": spec,
+        "probe_hash": stable_hash(spec), "device": lm.device, "dtype": lm.dtype, "seed": seed,
+        "chat_template": model.chat_template,
+        "datasets": {name: read_provenance(p).get("revision") for name, p in data_paths.items()},
+    })
+    log.info("%s on %s: %d rows", probe, model.name, len(scores))
+
+
+def load_scores(paths: list[str]) -> pd.DataFrame:
+    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+def analyze(probe: str, config: dict, score_paths: list[str], out: str, seed: int = 0) -> None:
+    """Per-probe metrics with bootstrap CIs, each model against its baseline."""
+    from .analysis import country_pairs, country_rank, ideology
+
+    reg = registry.build(config)
+    baselines = {name: registry.baseline(reg, name) for name in reg}
+    scores = load_scores(score_paths)
+    if probe == "ideology":
+        metrics = ideology.coordinates(scores, baselines, seed=seed)
+    elif probe == "country_pairs":
+        metrics = pd.concat([
+            country_pairs.favourability(scores, baselines, seed=seed).assign(language="all"),
+            country_pairs.favourability(scores, baselines, by_language=True, seed=seed),
+        ], ignore_index=True)
+    elif probe == "country_rank":
+        metrics = country_rank.rank_metrics(scores, baselines, seed=seed)
+    else:
+        raise ValueError(f"no analysis for probe {probe!r}")
+    metrics = annotate(metrics, reg)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    metrics.to_csv(out, index=False)
+    log.info("%s: %d metric rows -> %s", probe, len(metrics), out)
+
+
+def annotate(metrics: pd.DataFrame, reg: dict[str, ModelSpec]) -> pd.DataFrame:
+    """Add each model's lineage (run, step, stage, parent) to a metrics table."""
+    info = pd.DataFrame([{"model": s.name, "run": s.run or "", "step": s.step or 0, "stage": s.stage,
+                          "parent": s.parent or ""} for s in reg.values()])
+    return metrics.merge(info, on="model", how="left")
+
+
+def rank_correlation(metrics_path: str, out: str) -> None:
+    """Model x model Spearman correlation of mean country ranks (long table)."""
+    from .analysis import country_rank
+
+    metrics = pd.read_csv(metrics_path)
+    mean_ranks = {m: g.set_index("country")["mean_rank"] for m, g in metrics.groupby("model", sort=False)}
+    rho, p = country_rank.rank_correlation_matrix(mean_ranks)
+    table = pd.DataFrame([{"model_a": a, "model_b": b, "rho": rho.loc[a, b], "p_value": p.loc[a, b]}
+                          for a in rho.index for b in rho.columns])
+    table.to_csv(out, index=False)
+    log.info("rank correlations of %d models -> %s", len(rho), out)

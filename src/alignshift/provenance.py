@@ -1,0 +1,49 @@
+"""What goes into every result table so any number can be traced."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PACKAGES = ("alignshift", "torch", "transformers", "peft", "trl", "datasets", "pandas", "numpy", "scipy")
+METADATA_KEY = b"alignshift"
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            continue
+    return versions
+
+
+def stable_hash(obj) -> str:
+    """Short hash of a JSON-able object (settings, templates) independent of key order."""
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def write_table(df: pd.DataFrame, path: str | Path, provenance: dict) -> None:
+    """Write a parquet table atomically with its provenance in the file's metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[METADATA_KEY] = json.dumps({**provenance, "versions": library_versions()}, default=str).encode()
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table.replace_schema_metadata(meta), tmp)
+    tmp.replace(path)
+
+
+def read_provenance(path: str | Path) -> dict:
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta.get(METADATA_KEY, b"{}"))

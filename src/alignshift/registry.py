@@ -1,0 +1,91 @@
+"""The study's model registry: the config's models plus every fine-tuning checkpoint.
+
+Checkpoints join the registry as `<run>/step-<N>` with the run's base model as parent,
+so every probe and figure treats a public chat model and our own DPO checkpoint the
+same way. The steps are known up front (the run's `save_steps` plus its last step), so
+the DAG lists every checkpoint before training starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from .models import ModelSpec
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def recipe(run: dict, root: str | Path = ".") -> dict:
+    """A run's training recipe: the recipe YAML with the run's `overrides` merged in."""
+    path = Path(root) / run["recipe"]
+    if not path.exists():
+        raise FileNotFoundError(f"recipe {path} (named by a finetune run) does not exist")
+    with open(path) as fh:
+        base = yaml.safe_load(fh)
+    return deep_merge(base, run.get("overrides") or {})
+
+
+def checkpoint_steps(run: dict, root: str | Path = ".") -> list[int]:
+    """The steps whose adapters a run saves: its save_steps and always its last step."""
+    last = int(recipe(run, root)["training"]["max_steps"])
+    steps = sorted({int(s) for s in run.get("save_steps", []) if 0 < int(s) <= last} | {last})
+    return steps
+
+
+def adapters_dir(run: str) -> str:
+    """Where a run's adapters go, one `step-<N>/` each."""
+    return f"results/finetune/{run}/adapters"
+
+
+def checkpoint_name(run: str, step: int) -> str:
+    return f"{run}/step-{step}"
+
+
+def build(config: dict, root: str | Path = ".") -> dict[str, ModelSpec]:
+    """Every model the study evaluates, in config order, checkpoints after their run's base."""
+    registry = {name: ModelSpec.from_config(name, entry) for name, entry in config["models"].items()}
+    for run_name, run in (config.get("finetune") or {}).items():
+        base = registry.get(run["base"])
+        if base is None:
+            raise KeyError(f"finetune.{run_name}.base: {run['base']!r} is not a model of the config")
+        for step in checkpoint_steps(run, root):
+            name = checkpoint_name(run_name, step)
+            registry[name] = ModelSpec(
+                name=name, id=base.id, stage=run_name, parent=base.name, lab=base.lab, region=base.region,
+                chat_template=base.chat_template, dtype=base.dtype, quantization=base.quantization,
+                trust_remote_code=base.trust_remote_code, revision=base.revision, kind=base.kind,
+                adapter=f"{adapters_dir(run_name)}/step-{step}", run=run_name, step=step,
+            )
+    return registry
+
+
+def root_model(registry: dict[str, ModelSpec], name: str) -> str:
+    """The model a checkpoint (or a public model's download) is fetched from."""
+    spec = registry[name]
+    return spec.parent if spec.adapter else name
+
+
+def baseline(registry: dict[str, ModelSpec], name: str) -> str | None:
+    """What a model's shift is measured against: a checkpoint's base model, a public
+    model's parent when the parent is in the study, else none."""
+    spec = registry[name]
+    if spec.parent and spec.parent in registry:
+        return spec.parent
+    return None
+
+
+def trajectory(registry: dict[str, ModelSpec], run: str) -> list[tuple[int, str]]:
+    """(step, model) from the run's base (step 0) through its checkpoints."""
+    points = sorted((s.step, s.name) for s in registry.values() if s.run == run)
+    return [(0, registry[points[0][1]].parent)] + points if points else []

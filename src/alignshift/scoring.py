@@ -1,0 +1,323 @@
+"""Log-likelihood scoring of continuations: the hot path of every probe.
+
+A probe asks "how likely is continuation c after prompt p" for many c per p. The
+scorer puts one prompt and all its continuations into one packed row: each
+continuation attends to the prompt and causally to itself (a prefix-sharing
+attention mask), its position ids restart right after the prompt, so the prompt is
+computed once and its keys/values are reused by every continuation without copying a
+KV cache. Several such segments are packed per row, rows are batched, and the
+vocabulary projection runs only where a continuation token is predicted.
+
+`score_brute_force` (one forward per prompt+continuation) and `score_full_sequences`
+(whole sequences batched, length-sorted) are the reference methods the tests and
+benchmarks compare against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Score every continuation after one prompt (text, or token ids as given)."""
+
+    prompt: str | tuple[int, ...]
+    continuations: tuple[str | tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class ContinuationScores:
+    """Per-continuation results of one request (arrays aligned with its continuations)."""
+
+    logprob_sum: np.ndarray
+    n_tokens: np.ndarray
+
+    @property
+    def logprob_mean(self) -> np.ndarray:
+        return self.logprob_sum / np.maximum(self.n_tokens, 1)
+
+
+def encode_prompt(tokenizer, text: str | tuple[int, ...]) -> list[int]:
+    """Token ids of a prompt, with the tokenizer's BOS exactly once.
+
+    Chat-templated text usually already starts with the BOS token as text; plain text
+    gets it from the tokenizer's own convention (some tokenizers add none).
+    """
+    if not isinstance(text, str):
+        return list(text)
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    with_special = tokenizer("", add_special_tokens=True).input_ids
+    bos = tokenizer.bos_token_id
+    if bos is not None and with_special[:1] == [bos] and ids[:1] != [bos]:
+        ids = [bos] + ids
+    return ids
+
+
+def encode_continuation(tokenizer, text: str | tuple[int, ...]) -> list[int]:
+    if not isinstance(text, str):
+        return list(text)
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    if not ids:
+        raise ValueError(f"continuation {text!r} encodes to no tokens")
+    return ids
+
+
+@dataclass
+class _Segment:
+    request: int
+    prompt: list[int]
+    continuations: list[tuple[int, list[int]]]  # (index in request, token ids)
+
+    @property
+    def length(self) -> int:
+        return len(self.prompt) + sum(len(c) for _, c in self.continuations)
+
+
+def _segments(tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int) -> list[_Segment]:
+    """Tokenize prompts and continuations separately; split a request whose
+    continuations do not fit one row into several segments with the same prompt."""
+    segments = []
+    cache: dict[str, list[int]] = {}
+    for r, req in enumerate(requests):
+        prompt = encode_prompt(tokenizer, req.prompt)
+        current = _Segment(r, prompt, [])
+        for k, text in enumerate(req.continuations):
+            if text not in cache:
+                cache[text] = encode_continuation(tokenizer, text)
+            cont = cache[text]
+            if current.continuations and current.length + len(cont) > max_row_tokens:
+                segments.append(current)
+                current = _Segment(r, prompt, [])
+            current.continuations.append((k, cont))
+        if not req.continuations:
+            continue
+        segments.append(current)
+    return segments
+
+
+def _pack_rows(segments: list[_Segment], max_row_tokens: int) -> list[list[_Segment]]:
+    """First-fit decreasing: few rows, similar lengths."""
+    rows: list[list[_Segment]] = []
+    room: list[int] = []
+    for seg in sorted(segments, key=lambda s: s.length, reverse=True):
+        for i, free in enumerate(room):
+            if seg.length <= free:
+                rows[i].append(seg)
+                room[i] -= seg.length
+                break
+        else:
+            rows.append([seg])
+            room.append(max(max_row_tokens, seg.length) - seg.length)
+    return rows
+
+
+def _build_batch(rows: list[list[_Segment]], pad_id: int, dtype: torch.dtype):
+    """Input ids, position ids, additive 4D mask and the (row, source, target) index of
+    every continuation token, for a batch of packed rows."""
+    length = max(sum(s.length for s in row) for row in rows)
+    batch = len(rows)
+    input_ids = torch.full((batch, length), pad_id, dtype=torch.long)
+    position_ids = torch.zeros((batch, length), dtype=torch.long)
+    block = torch.full((batch, length), -1, dtype=torch.long)  # segment index in row
+    branch = torch.full((batch, length), -2, dtype=torch.long)  # -1 prompt, k continuation
+    rows_idx, src_idx, tgt_tok, owners = [], [], [], []
+    for b, row in enumerate(rows):
+        t = 0
+        for s_i, seg in enumerate(row):
+            p = len(seg.prompt)
+            input_ids[b, t : t + p] = torch.tensor(seg.prompt)
+            position_ids[b, t : t + p] = torch.arange(p)
+            block[b, t : t + p] = s_i
+            branch[b, t : t + p] = -1
+            prompt_last = t + p - 1
+            t += p
+            for j, (k, cont) in enumerate(seg.continuations):
+                n = len(cont)
+                input_ids[b, t : t + n] = torch.tensor(cont)
+                position_ids[b, t : t + n] = torch.arange(p, p + n)
+                block[b, t : t + n] = s_i
+                branch[b, t : t + n] = j
+                # token i of the continuation is predicted from the prompt's last
+                # token (i = 0) or from the continuation's previous token
+                sources = [prompt_last] + list(range(t, t + n - 1))
+                rows_idx.extend([b] * n)
+                src_idx.extend(sources)
+                tgt_tok.extend(cont)
+                owners.extend([(seg.request, k)] * n)
+                t += n
+        # padding attends only to itself so no softmax row is empty
+        pad = torch.arange(t, length)
+        block[b, pad] = -1 - pad  # unique negative ids
+    q_block = block[:, :, None]
+    k_block = block[:, None, :]
+    q_branch = branch[:, :, None]
+    k_branch = branch[:, None, :]
+    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    allowed = (q_block == k_block) & causal & ((k_branch == -1) | (k_branch == q_branch))
+    mask = torch.zeros(allowed.shape, dtype=dtype)
+    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+    return (
+        input_ids,
+        position_ids,
+        mask[:, None],
+        torch.tensor(rows_idx),
+        torch.tensor(src_idx),
+        torch.tensor(tgt_tok),
+        owners,
+    )
+
+
+def _decoder_and_head(model):
+    """The transformer body and the output projection, so logits are computed only
+    at the positions that predict a continuation token."""
+    decoder = model.get_decoder()
+    head = model.get_output_embeddings()
+    softcap = getattr(model.config, "final_logit_softcapping", None)
+    return decoder, head, softcap
+
+
+def _token_logprobs(head, softcap, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    logits = head(hidden).float()
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    return torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
+
+
+def _collect(requests, owners, token_logprobs) -> list[ContinuationScores]:
+    sums = [np.zeros(len(r.continuations)) for r in requests]
+    counts = [np.zeros(len(r.continuations), dtype=np.int64) for r in requests]
+    for (r, k), lp in zip(owners, token_logprobs):
+        sums[r][k] += lp
+        counts[r][k] += 1
+    return [ContinuationScores(s, c) for s, c in zip(sums, counts)]
+
+
+def _pad_id(tokenizer) -> int:
+    for tid in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
+        if tid is not None:
+            return tid
+    return 0
+
+
+@torch.inference_mode()
+def score(
+    model,
+    tokenizer,
+    requests: Sequence[ScoreRequest],
+    *,
+    max_row_tokens: int = 1024,
+    max_batch_tokens: int | None = None,
+    progress: bool | str = False,
+) -> list[ContinuationScores]:
+    """Score every continuation of every request with prefix-shared packed rows.
+
+    `max_row_tokens` bounds one packed row (the attention mask is row x row);
+    `max_batch_tokens` bounds a forward pass (default: picked from free memory on
+    CUDA, 4 rows on CPU). On CUDA out-of-memory the batch is halved and retried.
+    """
+    decoder, head, softcap = _decoder_and_head(model)
+    device = next(model.parameters()).device
+    dtype = next(p for p in model.parameters() if p.is_floating_point()).dtype
+    rows = _pack_rows(_segments(tokenizer, requests, max_row_tokens), max_row_tokens)
+    rows.sort(key=lambda row: sum(s.length for s in row), reverse=True)
+    budget = max_batch_tokens or default_batch_tokens(model, max_row_tokens)
+    owners_all: list[tuple[int, int]] = []
+    logprobs_all: list[np.ndarray] = []
+    bar = tqdm(total=sum(len(s.continuations) for row in rows for s in row), unit="cont",
+               desc=progress if isinstance(progress, str) else "scoring", disable=not progress,
+               mininterval=2.0)
+    i = 0
+    while i < len(rows):
+        longest = sum(s.length for s in rows[i])
+        n = max(1, min(len(rows) - i, budget // max(longest, 1)))
+        chunk = rows[i : i + n]
+        try:
+            ids, pos, mask, b_idx, src, tgt, owners = _build_batch(chunk, _pad_id(tokenizer), dtype)
+            hidden = decoder(
+                input_ids=ids.to(device),
+                position_ids=pos.to(device),
+                attention_mask=mask.to(device),
+                use_cache=False,
+            ).last_hidden_state
+            lp = _token_logprobs(head, softcap, hidden[b_idx.to(device), src.to(device)], tgt.to(device))
+        except torch.OutOfMemoryError:
+            if n == 1:
+                raise
+            torch.cuda.empty_cache()
+            budget = max(longest, budget // 2)
+            continue
+        owners_all.extend(owners)
+        logprobs_all.append(lp.double().cpu().numpy())
+        bar.update(sum(len(s.continuations) for row in chunk for s in row))
+        i += n
+    bar.close()
+    flat = np.concatenate(logprobs_all) if logprobs_all else np.zeros(0)
+    return _collect(requests, owners_all, flat)
+
+
+def default_batch_tokens(model, max_row_tokens: int) -> int:
+    """Tokens per forward: from free memory on CUDA, a few rows on CPU."""
+    device = next(model.parameters()).device
+    if device.type != "cuda":
+        return 4 * max_row_tokens
+    free, _ = torch.cuda.mem_get_info(device)
+    cfg = model.config
+    hidden = getattr(cfg, "hidden_size", 4096)
+    layers = getattr(cfg, "num_hidden_layers", 32)
+    heads = getattr(cfg, "num_attention_heads", 32)
+    # activations of one token (~20 hidden-sized tensors live in a layer) plus the
+    # row x row mask and attention scores shared by the row's tokens
+    per_token = 2 * (20 * hidden + 2 * heads * max_row_tokens) + 4 * max_row_tokens
+    usable = 0.6 * free - 2 * hidden * layers  # headroom for fragmentation
+    return int(max(max_row_tokens, min(usable // per_token, 64 * max_row_tokens)))
+
+
+def _forward_logprobs(model, sequences: list[list[int]], pad_id: int, device) -> list[torch.Tensor]:
+    """Next-token log-probs of right-padded sequences (row i -> tensor [len_i - 1])."""
+    length = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(sequences), length), dtype=torch.long)
+    for i, s in enumerate(sequences):
+        ids[i, : len(s)] = torch.tensor(s)
+        attn[i, : len(s)] = 1
+    logits = model(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()
+    lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device)).squeeze(-1)
+    return [lp[i, : len(s) - 1].double().cpu() for i, s in enumerate(sequences)]
+
+
+def _full_items(tokenizer, requests):
+    items = []
+    for r, req in enumerate(requests):
+        prompt = encode_prompt(tokenizer, req.prompt)
+        for k, text in enumerate(req.continuations):
+            items.append((r, k, len(prompt), prompt + encode_continuation(tokenizer, text)))
+    return items
+
+
+@torch.inference_mode()
+def score_full_sequences(
+    model, tokenizer, requests: Sequence[ScoreRequest], *, batch_size: int = 32, progress: bool = False
+) -> list[ContinuationScores]:
+    """Reference: every prompt+continuation as its own sequence, batched after
+    sorting by length (an evaluation harness's way). batch_size=1 is brute force."""
+    device = next(model.parameters()).device
+    items = sorted(_full_items(tokenizer, requests), key=lambda it: len(it[3]), reverse=True)
+    owners, values = [], []
+    for start in tqdm(range(0, len(items), batch_size), disable=not progress, desc="full sequences"):
+        chunk = items[start : start + batch_size]
+        for (r, k, p, seq), lp in zip(chunk, _forward_logprobs(model, [it[3] for it in chunk], _pad_id(tokenizer), device)):
+            cont_lp = lp[p - 1 :]
+            owners.extend([(r, k)] * len(cont_lp))
+            values.append(cont_lp.numpy())
+    return _collect(requests, owners, np.concatenate(values) if values else np.zeros(0))
+
+
+def score_brute_force(model, tokenizer, requests: Sequence[ScoreRequest], *, progress: bool = False):
+    """Reference: one full forward per (prompt, continuation), batch 1."""
+    return score_full_sequences(model, tokenizer, requests, batch_size=1, progress=progress)

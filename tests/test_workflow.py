@@ -1,0 +1,128 @@
+"""The whole DAG on a tiny random model: every rule, every figure, one command."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from alignshift.provenance import read_provenance
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def study_config(model_dir: Path) -> dict:
+    """The default study with the tiny model and two-step runs; absolute data paths."""
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["models"] = {"tiny": {"id": str(model_dir), "stage": "pt", "chat_template": True, "dtype": "float32"}}
+    for ds in cfg["datasets"].values():
+        ds["path"] = str(REPO / ds["path"])
+    for run in cfg["finetune"].values():
+        run.update(base="tiny", recipe=str(REPO / run["recipe"]), save_steps=[1],
+                   overrides={"training": {"max_steps": 2, "per_device_train_batch_size": 2}})
+    cfg["probes"]["country_pairs"] = {"max_scenarios": 1, "countries": ["USA", "China", "France"]}
+    cfg["probes"]["country_rank"] = {"max_questions": 6, "max_countries": 8}
+    return cfg
+
+
+def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+                           "--cores", "2", *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def study(tiny_model_dir, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("study")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(study_config(tiny_model_dir)))
+    result = run_snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def test_every_figure_is_built(study):
+    for name in ("ideology_trajectory", "country_pairs_favourability", "country_pairs_language",
+                 "country_rank_correlation"):
+        for ext in ("pdf", "png"):
+            path = study / "results" / "figures" / f"{name}.{ext}"
+            assert path.stat().st_size > 5000, path
+
+
+def test_every_checkpoint_is_scored_on_every_probe(study):
+    expected = {"tiny"} | {f"{run}/step-{s}" for run in ("dpo_left", "dpo_right", "sft_left") for s in (1, 2)}
+    for probe in ("ideology", "country_pairs", "country_rank"):
+        scored = {str(p.parent.relative_to(study / "results" / "scores")) for p in
+                  (study / "results" / "scores").rglob(f"{probe}.parquet")}
+        assert scored == expected, probe
+
+
+def test_scores_carry_provenance(study):
+    path = study / "results" / "scores" / "dpo_left" / "step-2" / "ideology.parquet"
+    meta = read_provenance(path)
+    assert meta["model"] == "dpo_left/step-2"
+    assert "+" in meta["model_revision"]  # base weights hash + adapter hash
+    assert meta["probe_hash"] and meta["seed"] == 1234 and meta["dtype"] == "float32"
+    assert meta["versions"]["torch"].startswith("2.13")
+    scores = pd.read_parquet(path)
+    # 40 statements x 2 listing orders x 4 options
+    assert len(scores) == 40 * 2 * 4
+    assert scores["logprob_sum"].lt(0).all()
+
+
+def test_ideology_table_reports_shift_with_ci(study):
+    metrics = pd.read_csv(study / "results" / "metrics" / "ideology.csv")
+    final = metrics[(metrics.model == "dpo_left/step-2") & (metrics.axis == "economic")].iloc[0]
+    assert final.baseline == "tiny"
+    assert final.delta_ci_low <= final.delta <= final.delta_ci_high
+    base = metrics[(metrics.model == "tiny") & (metrics.axis == "economic")].iloc[0]
+    assert final.delta == pytest.approx(final.coordinate - base.coordinate, abs=1e-9)
+
+
+def test_figure_target_builds_only_what_it_needs(study):
+    # a dry run of one figure after removing another probe's scores plans nothing for it
+    other = study / "results" / "scores" / "tiny" / "country_pairs.parquet"
+    other.rename(other.with_suffix(".moved"))
+    try:
+        result = run_snakemake(study, "-n", "results/figures/ideology_trajectory.pdf")
+    finally:
+        other.with_suffix(".moved").rename(other)
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def planned_jobs(output: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job in a dry run's listing."""
+    jobs, rule = [], None
+    for line in output.splitlines():
+        line = line.strip()
+        if line.startswith("rule ") and line.endswith(":"):
+            rule = line[5:-1]
+            jobs.append((rule, ""))
+        elif line.startswith("wildcards:") and jobs:
+            jobs[-1] = (jobs[-1][0], line)
+    return jobs
+
+
+def test_changing_one_probe_reruns_only_its_jobs(study):
+    cfg = yaml.safe_load((study / "config.yaml").read_text())
+    cfg["probes"]["country_rank"]["max_countries"] = 7
+    (study / "config.yaml").write_text(yaml.safe_dump(cfg))
+    result = run_snakemake(study, "-n")
+    assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result.stdout)
+    assert jobs, result.stdout
+    evaluated = [w for rule, w in jobs if rule == "evaluate"]
+    assert len(evaluated) == 7 and all("probe=country_rank" in w for w in evaluated)
+    rules = {rule for rule, _ in jobs}
+    assert rules == {"evaluate", "analyze", "analyze_rank_correlation", "figure_country_rank_correlation", "all"}
+
+
+def test_bad_config_key_is_named(study, tmp_path):
+    cfg = yaml.safe_load((study / "config.yaml").read_text())
+    cfg["modles"] = cfg.pop("models")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    result = run_snakemake(tmp_path, "-n")
+    assert result.returncode != 0
+    assert "modles" in result.stderr

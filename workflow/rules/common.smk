@@ -1,0 +1,51 @@
+import re
+
+from alignshift import registry as reg
+from alignshift.probes import resolve_spec
+
+REGISTRY = reg.build(config)
+MODELS = list(REGISTRY)
+FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter]
+RUNS = config.get("finetune") or {}
+PROBES = list(config["probes"])
+PROBE_SPECS = {probe: resolve_spec(probe, config["probes"][probe]) for probe in PROBES}
+
+
+def one_of(names):
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) or "^$"
+
+
+wildcard_constraints:
+    model=one_of(MODELS),
+    base=one_of(FETCHED),
+    run=one_of(RUNS),
+    probe=one_of(PROBES),
+    dataset=one_of(config["datasets"]),
+
+
+def manifest(model):
+    return f"resources/models/{reg.root_model(REGISTRY, model)}/manifest.json"
+
+
+def dataset_path(name):
+    return f"results/data/{name}.parquet"
+
+
+def probe_datasets(probe):
+    return {name: dataset_path(name) for name in PROBE_SPECS[probe]["datasets"]}
+
+
+def evaluate_inputs(wildcards):
+    spec = REGISTRY[wildcards.model]
+    inputs = {"manifest": manifest(wildcards.model), **probe_datasets(wildcards.probe)}
+    if spec.adapter:
+        inputs["adapters"] = reg.adapters_dir(spec.run)
+    return inputs
+
+
+def scores(probe, models=None):
+    return [f"results/scores/{m}/{probe}.parquet" for m in (models or MODELS)]
+
+
+def all_targets():
+    return [f"results/figures/{name}.{ext}" for name in config["figures"] for ext in ("pdf", "png")]

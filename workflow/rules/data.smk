@@ -1,0 +1,28 @@
+rule fetch_model:
+    output:
+        "resources/models/{base}/manifest.json",
+    params:
+        spec=lambda w: REGISTRY[w.base].to_dict(),
+    log:
+        "results/logs/fetch_model/{base}.log",
+    benchmark:
+        "results/benchmarks/fetch_model/{base}.tsv"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/fetch_model.py"
+
+
+rule prepare_data:
+    input:
+        lambda w: config["datasets"][w.dataset].get("path", []),
+    output:
+        "results/data/{dataset}.parquet",
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
+    log:
+        "results/logs/prepare_data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_data/{dataset}.tsv"
+    script:
+        "../scripts/prepare_data.py"

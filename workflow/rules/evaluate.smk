@@ -1,0 +1,21 @@
+# Every model and every saved checkpoint on every probe.
+rule evaluate:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        "results/scores/{model}/{probe}.parquet",
+    params:
+        model=lambda w: REGISTRY[w.model].to_dict(),
+        spec=lambda w: PROBE_SPECS[w.probe],
+        datasets=lambda w: probe_datasets(w.probe),
+        seed=config["seed"],
+    log:
+        "results/logs/evaluate/{model}/{probe}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{model}/{probe}.tsv"
+    threads: config["threads"]["evaluate"]
+    resources:
+        gpu=1,
+        mem_mb=6000,
+    script:
+        "../scripts/evaluate.py"

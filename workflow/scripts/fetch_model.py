@@ -1,0 +1,4 @@
+from alignshift import jobs
+
+with jobs.logged(snakemake.log[0]):
+    jobs.fetch_model(snakemake.params.spec, snakemake.output[0])

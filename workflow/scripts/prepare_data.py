@@ -1,0 +1,4 @@
+from alignshift import jobs
+
+with jobs.logged(snakemake.log[0]):
+    jobs.prepare_data(snakemake.wildcards.dataset, snakemake.params.spec, snakemake.output[0])
