@@ -159,7 +159,11 @@ def convert_gguf(gguf: Path, out_dir: Path, spec: ModelSpec | None = None) -> No
     _check_gguf(gguf)
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    model.hf_quantizer = None  # weights are dequantized: save them as plain tensors
+    # the weights are dequantized: save them as plain tensors, and drop the GGUF
+    # quantization record so the result loads (and trains) as an ordinary model
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
 
@@ -180,8 +184,12 @@ def _fetch_hub(spec: ModelSpec, cache_dir: Path) -> dict:
     if spec.allow_pickle:
         patterns += ["*.bin"]
     # the token comes from HF_TOKEN in the environment; it is never logged or recorded
-    info = HfApi().model_info(spec.id, revision=spec.revision)
-    path = snapshot_download(spec.id, revision=info.sha, allow_patterns=patterns, cache_dir=str(cache_dir))
+    try:
+        info = HfApi().model_info(spec.id, revision=spec.revision)
+        path = snapshot_download(spec.id, revision=info.sha, allow_patterns=patterns, cache_dir=str(cache_dir))
+    except Exception as exc:  # hub errors: unknown repo, gated, offline
+        raise ModelLoadError(f"model {spec.name}: cannot fetch hub id {spec.id!r} "
+                             f"(revision {spec.revision or 'main'}): {type(exc).__name__}: {exc}") from exc
     return {"source": "hub", "path": path, "revision": info.sha}
 
 

@@ -10,6 +10,8 @@ rule analyze:
         "results/logs/analyze/{probe}.log",
     benchmark:
         "results/benchmarks/analyze/{probe}.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../scripts/analyze.py"
 
@@ -23,5 +25,7 @@ rule analyze_rank_correlation:
         "results/logs/analyze/country_rank_correlation.log",
     benchmark:
         "results/benchmarks/analyze/country_rank_correlation.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../scripts/rank_correlation.py"

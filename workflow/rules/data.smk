@@ -9,6 +9,8 @@ rule fetch_model:
         "results/benchmarks/fetch_model/{base}.tsv"
     resources:
         mem_mb=4000,
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../scripts/fetch_model.py"
 
@@ -24,5 +26,7 @@ rule prepare_data:
         "results/logs/prepare_data/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_data/{dataset}.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../scripts/prepare_data.py"

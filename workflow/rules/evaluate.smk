@@ -17,5 +17,7 @@ rule evaluate:
     resources:
         gpu=1,
         mem_mb=6000,
+    conda:
+        "../../envs/gpu.yaml"
     script:
         "../scripts/evaluate.py"

@@ -17,6 +17,8 @@ rule figure_ideology_trajectory:
         "results/logs/figures/ideology_trajectory.log",
     benchmark:
         "results/benchmarks/figures/ideology_trajectory.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../scripts/figure.py"
 
@@ -37,6 +39,8 @@ rule figure_country_pairs_favourability:
         "results/logs/figures/country_pairs_favourability.log",
     benchmark:
         "results/benchmarks/figures/country_pairs_favourability.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../scripts/figure.py"
 
@@ -57,6 +61,8 @@ rule figure_country_pairs_language:
         "results/logs/figures/country_pairs_language.log",
     benchmark:
         "results/benchmarks/figures/country_pairs_language.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../scripts/figure.py"
 
@@ -77,5 +83,7 @@ rule figure_country_rank_correlation:
         "results/logs/figures/country_rank_correlation.log",
     benchmark:
         "results/benchmarks/figures/country_rank_correlation.tsv"
+    conda:
+        "../../envs/cpu.yaml"
     script:
         "../scripts/figure.py"

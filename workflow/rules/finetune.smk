@@ -16,8 +16,12 @@ rule finetune:
     benchmark:
         "results/benchmarks/finetune/{run}.tsv"
     threads: config["threads"]["finetune"]
+    # checkpoints gate most evaluation jobs: train first
+    priority: 10
     resources:
         gpu=1,
         mem_mb=8000,
+    conda:
+        "../../envs/gpu.yaml"
     script:
         "../scripts/finetune.py"

@@ -1,0 +1,95 @@
+"""Batched generation (greedy or seeded sampling) with a resumable per-input cache.
+
+Prompts are sorted by length and decoded in left-padded batches. With a cache file,
+every finished answer is appended as one JSON line keyed by (model revision, prompt,
+settings), so an interrupted synthesis or evaluation resumes where it stopped and a
+changed model or setting never reuses a stale answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from .provenance import stable_hash
+from .scoring import encode_prompt
+
+
+class AnswerCache:
+    """Append-only JSONL of answers; a torn last line (killed mid-write) is ignored."""
+
+    def __init__(self, path: str | Path | None):
+        self.path = Path(path) if path else None
+        self.answers: dict[str, str] = {}
+        if self.path and self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                self.answers[record["key"]] = record["answer"]
+
+    def get(self, key: str) -> str | None:
+        return self.answers.get(key)
+
+    def put(self, items: list[tuple[str, str]]) -> None:
+        for key, answer in items:
+            self.answers[key] = answer
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write("".join(json.dumps({"key": k, "answer": a}, ensure_ascii=False) + "\n" for k, a in items))
+                fh.flush()
+                os.fsync(fh.fileno())
+
+
+@torch.inference_mode()
+def generate(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int = 64,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 16,
+    cache: str | Path | None = None,
+    revision: str = "",
+    progress: bool | str = False,
+) -> list[str]:
+    """Answers to `prompts` (already chat-formatted), in order."""
+    settings = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "temperature": temperature,
+                "seed": seed, "revision": revision}
+    store = AnswerCache(cache)
+    keys = [stable_hash({"prompt": p, **settings}) for p in prompts]
+    todo = sorted({k: p for k, p in zip(keys, prompts) if store.get(k) is None}.items(),
+                  key=lambda kv: len(kv[1]), reverse=True)
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    bar = tqdm(total=len(todo), desc=progress if isinstance(progress, str) else "generating",
+               disable=not progress, unit="answer")
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        encoded = [encode_prompt(tokenizer, p) for _, p in chunk]
+        width = max(len(e) for e in encoded)
+        ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, e in enumerate(encoded):  # left padding: every answer starts at the same column
+            ids[i, width - len(e):] = torch.tensor(e)
+            mask[i, width - len(e):] = 1
+        # sampling is seeded per batch (greedy decoding does not depend on it)
+        torch.manual_seed(seed + start)
+        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
+                             do_sample=do_sample, temperature=temperature if do_sample else None,
+                             top_p=None, top_k=None, pad_token_id=pad)
+        answers = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+        store.put([(key, answer.strip()) for (key, _), answer in zip(chunk, answers)])
+        bar.update(len(chunk))
+    bar.close()
+    return [store.get(k) for k in keys]

@@ -1,0 +1,89 @@
+"""Bad input stops with a message naming the file, row or key."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from alignshift import data, probes
+from alignshift.models import ModelLoadError, ModelSpec, check_safetensors, fetch
+
+
+def test_missing_column_is_named(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text("id,axis,statement\ne1,economic,Taxes are good.\n")
+    with pytest.raises(data.DataError, match=r"q\.csv.*missing column.*direction"):
+        data.prepare({"loader": "questionnaire", "path": str(path)})
+
+
+def test_bad_value_names_row(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text("id,axis,direction,statement\ne1,economic,1,A.\ne2,cultural,1,B.\n")
+    with pytest.raises(data.DataError, match=r"row 3 has axis='cultural'"):
+        data.prepare({"loader": "questionnaire", "path": str(path)})
+
+
+def test_template_without_country_slot(tmp_path):
+    path = tmp_path / "questions.csv"
+    path.write_text("id,question,template,sentiment,category\n"
+                    "q1,Best food?,{country} has the best food.,positive,Cuisine\n"
+                    "q2,Worst weather?,The weather is awful there.,negative,Climate\n")
+    with pytest.raises(data.DataError, match=r"row 3 template .* must contain \{country\}"):
+        data.prepare({"loader": "country_questions", "path": str(path)})
+
+
+def test_invalid_jsonl_line_is_named(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"id": "a", "axis": "economic", "prompt": "p", "left": "l", "right": "r"}\n{"id": "b",\n')
+    with pytest.raises(data.DataError, match=r"p\.jsonl: line 2 is not valid JSON"):
+        data.prepare({"loader": "policy_stances", "path": str(path)})
+
+
+def test_empty_probe_is_an_error():
+    tables = {"questionnaire": pd.DataFrame(columns=["id", "axis", "direction", "statement"])}
+    with pytest.raises(probes.ProbeError, match="no items"):
+        probes.build("ideology", probes.resolve_spec("ideology", {}), tables, lambda u, assistant_prefix="": u)
+
+
+def test_unknown_probe_setting_is_named():
+    with pytest.raises(probes.ProbeError, match=r"probes\.ideology\.optoins"):
+        probes.resolve_spec("ideology", {"optoins": ["yes", "no"]})
+
+
+def test_truncated_safetensors_is_refused(tiny_model_dir, tmp_path):
+    broken = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1000])
+    with pytest.raises(ModelLoadError, match=r"model\.safetensors: truncated"):
+        check_safetensors(weights)
+    with pytest.raises(ModelLoadError, match="truncated"):
+        fetch(ModelSpec(name="broken", id=str(broken)), tmp_path / "out", tmp_path / "hub")
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_pickle_weights_refused_unless_opted_in(tiny_model_dir, tmp_path):
+    model = tmp_path / "pickled"
+    model.mkdir()
+    for f in tiny_model_dir.iterdir():
+        if f.suffix != ".safetensors":
+            shutil.copy(f, model / f.name)
+    (model / "pytorch_model.bin").write_bytes(b"not really a pickle")
+    with pytest.raises(ModelLoadError, match="pickle"):
+        fetch(ModelSpec(name="p", id=str(model)), tmp_path / "out", tmp_path / "hub")
+
+
+def test_truncated_gguf_is_refused(tmp_path):
+    from alignshift.models import _check_gguf
+
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 7)
+    with pytest.raises(ModelLoadError, match=r"model\.gguf: unreadable or truncated GGUF"):
+        _check_gguf(path)
+
+
+def test_unknown_hub_model_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match=r"model nosuch: cannot fetch hub id 'no-such-org/no-such-model'"):
+        fetch(ModelSpec(name="nosuch", id="no-such-org/no-such-model"), tmp_path / "out", tmp_path / "hub")
