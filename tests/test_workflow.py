@@ -125,4 +125,4 @@ def test_bad_config_key_is_named(study, tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     result = run_snakemake(tmp_path, "-n")
     assert result.returncode != 0
-    assert "modles" in result.stderr
+    assert "modles" in result.stdout + result.stderr

@@ -86,7 +86,8 @@ def finetune(run_name: str, run: dict, recipe: dict, manifest_path: str, base_sp
 
 
 def evaluate(model_spec: dict, probe: str, spec: dict, manifest_path: str, data_paths: dict[str, str], out: str,
-             adapter: str | None = None, seed: int = 0, threads: int | None = None) -> None:
+             adapter: str | None = None, seed: int = 0, threads: int | None = None,
+             max_batch_tokens: int | None = None) -> None:
     """Score one model on one probe and write the tidy score table."""
     import torch
 
@@ -96,7 +97,7 @@ def evaluate(model_spec: dict, probe: str, spec: dict, manifest_path: str, data_
     model = ModelSpec.from_config(model_spec["name"], {k: v for k, v in model_spec.items() if k != "name"})
     lm = load(manifest, model, adapter=adapter)
     tables = read_tables(data_paths)
-    scores = probes.run(probe, spec, tables, lm)
+    scores = probes.run(probe, spec, tables, lm, max_batch_tokens=max_batch_tokens)
     write_table(scores, out, {
         "model": model.name, "model_id": model.id, "model_revision": lm.revision, "adapter": adapter,
         "probe": probe, "probe_version": spec.get("version"), "probe_spec": spec,

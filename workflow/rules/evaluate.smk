@@ -17,6 +17,8 @@ rule evaluate:
     resources:
         gpu=1,
         mem_mb=6000,
+        # 0: sized from free memory; a retry after out-of-memory halves it each time
+        max_batch_tokens=lambda wildcards, attempt: 0 if attempt == 1 else 16384 // 2 ** (attempt - 2),
     conda:
         "../../envs/gpu.yaml"
     script:

@@ -12,4 +12,5 @@ with jobs.logged(snakemake.log[0]):
         adapter=spec["adapter"],
         seed=snakemake.params.seed,
         threads=snakemake.threads,
+        max_batch_tokens=snakemake.resources.max_batch_tokens or None,
     )
