@@ -80,12 +80,24 @@ def test_ideology_table_reports_shift_with_ci(study):
     assert final.delta == pytest.approx(final.coordinate - base.coordinate, abs=1e-9)
 
 
-def test_figure_target_builds_only_what_it_needs(study):
+@pytest.fixture(scope="module")
+def per_probe_study(tiny_model_dir, tmp_path_factory):
+    """The tiny model alone (no fine-tuning), one evaluation job per (model, probe)."""
+    workdir = tmp_path_factory.mktemp("per-probe")
+    cfg = study_config(tiny_model_dir)
+    cfg.update(finetune={}, evaluation={"job_per": "probe"})
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    result = run_snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def test_figure_target_builds_only_what_it_needs(per_probe_study):
     # a dry run of one figure after removing another probe's scores plans nothing for it
-    other = study / "results" / "scores" / "tiny" / "country_pairs.parquet"
+    other = per_probe_study / "results" / "scores" / "tiny" / "country_pairs.parquet"
     other.rename(other.with_suffix(".moved"))
     try:
-        result = run_snakemake(study, "-n", "results/figures/ideology_trajectory.pdf")
+        result = run_snakemake(per_probe_study, "-n", "results/figures/ideology_trajectory.pdf")
     finally:
         other.with_suffix(".moved").rename(other)
     assert result.returncode == 0, result.stderr
@@ -105,18 +117,40 @@ def planned_jobs(output: str) -> list[tuple[str, str]]:
     return jobs
 
 
-def test_changing_one_probe_reruns_only_its_jobs(study):
-    cfg = yaml.safe_load((study / "config.yaml").read_text())
+def change_country_rank(workdir: Path) -> None:
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
     cfg["probes"]["country_rank"]["max_countries"] = 7
-    (study / "config.yaml").write_text(yaml.safe_dump(cfg))
-    result = run_snakemake(study, "-n")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def test_changing_one_probe_reruns_only_its_jobs(per_probe_study):
+    change_country_rank(per_probe_study)
+    result = run_snakemake(per_probe_study, "-n")
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
-    assert jobs, result.stdout
     evaluated = [w for rule, w in jobs if rule == "evaluate"]
-    assert len(evaluated) == 7 and all("probe=country_rank" in w for w in evaluated)
-    rules = {rule for rule, _ in jobs}
-    assert rules == {"evaluate", "analyze", "analyze_rank_correlation", "figure_country_rank_correlation", "all"}
+    assert evaluated == ["wildcards: model=tiny, probe=country_rank"]
+    assert {rule for rule, _ in jobs} == {"evaluate", "analyze", "analyze_rank_correlation", "figure", "all"}
+    assert [w for rule, w in jobs if rule == "figure"] == ["wildcards: figure=country_rank_correlation"]
+
+
+def cache_lines(workdir: Path) -> dict[str, int]:
+    caches = (workdir / "results" / "cache" / "scores").rglob("*.jsonl")
+    return {str(p.relative_to(workdir)): len(p.read_text().splitlines()) for p in caches}
+
+
+def test_changing_one_probe_rescores_only_that_probe(study):
+    # one job per model: the jobs rerun, but the other probes come from the score cache
+    before = cache_lines(study)
+    change_country_rank(study)
+    result = run_snakemake(study)
+    assert result.returncode == 0, result.stderr[-4000:]
+    after = cache_lines(study)
+    grown = {path for path in after if after[path] != before.get(path)}
+    assert grown and all(path.endswith("country_rank.jsonl") for path in grown), grown
+    assert len(grown) == 7  # the base model and six checkpoints
+    ranks = pd.read_parquet(study / "results" / "scores" / "tiny" / "country_rank.parquet")
+    assert ranks["candidate"].nunique() == 7
 
 
 def test_bad_config_key_is_named(study, tmp_path):

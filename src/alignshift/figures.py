@@ -1,7 +1,14 @@
-"""Figures, each drawn from a metrics table and saved as PDF and PNG."""
+"""Figures, each drawn from metrics tables and saved as PDF and PNG.
+
+A figure is a function registered with `@figure(inputs=..., category=...)`: `inputs`
+names the metrics tables it reads (`results/metrics/<name>.csv`), which is all the
+workflow's single `figure` rule needs to build it alone; its caption is
+`workflow/report/<name>.rst`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -12,19 +19,41 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-FIGURES: dict[str, Callable] = {}
 RUN_COLOURS = plt.get_cmap("tab10").colors
 
 
-def figure(fn):
-    FIGURES[fn.__name__] = fn
-    return fn
+@dataclass(frozen=True)
+class Figure:
+    draw: Callable
+    inputs: tuple[str, ...]  # metrics tables read, by name
+    category: str
 
 
-def draw(name: str, metrics_path: str, pdf: str, png: str, config: dict | None = None) -> None:
+FIGURES: dict[str, Figure] = {}
+
+
+def figure(*, inputs: list[str], category: str):
+    def register(fn):
+        FIGURES[fn.__name__] = Figure(fn, tuple(inputs), category)
+        return fn
+
+    return register
+
+
+def spec(name: str) -> Figure:
     if name not in FIGURES:
         raise KeyError(f"unknown figure {name!r}; known: {sorted(FIGURES)}")
-    fig = FIGURES[name](pd.read_csv(metrics_path), config or {})
+    return FIGURES[name]
+
+
+def input_paths(name: str) -> dict[str, str]:
+    return {table: f"results/metrics/{table}.csv" for table in spec(name).inputs}
+
+
+def draw(name: str, tables: dict[str, str], pdf: str, png: str, config: dict | None = None) -> None:
+    """Draw figure `name` from its metrics tables (name -> csv path) into `pdf` and `png`."""
+    frames = {table: pd.read_csv(path) for table, path in tables.items()}
+    fig = spec(name).draw(*(frames[t] for t in spec(name).inputs), config or {})
     for path in (pdf, png):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=150, bbox_inches="tight")
@@ -39,7 +68,7 @@ def compared_models(metrics: pd.DataFrame) -> list[str]:
     return bases + finals.sort_values("run")["model"].tolist()
 
 
-@figure
+@figure(inputs=["ideology"], category="Ideology")
 def ideology_trajectory(metrics: pd.DataFrame, config: dict):
     """Each run's path on the economic x social plane, base model first."""
     wide = metrics.pivot_table(index="model", columns="axis", values=["coordinate", "ci_low", "ci_high"])
@@ -86,7 +115,7 @@ def _bars(ax, table: pd.DataFrame, group: str, hue: str, hues: list, value="favo
     ax.axhline(0, color="grey", lw=0.6)
 
 
-@figure
+@figure(inputs=["country_pairs"], category="Geopolitics")
 def country_pairs_favourability(metrics: pd.DataFrame, config: dict):
     """Per-country favourability of the base model(s) and each run's final checkpoint."""
     models = compared_models(metrics)
@@ -103,7 +132,7 @@ def country_pairs_favourability(metrics: pd.DataFrame, config: dict):
     return fig
 
 
-@figure
+@figure(inputs=["country_pairs"], category="Geopolitics")
 def country_pairs_language(metrics: pd.DataFrame, config: dict):
     """Per-country favourability by prompt language, one panel per compared model."""
     models = compared_models(metrics)
@@ -120,7 +149,7 @@ def country_pairs_language(metrics: pd.DataFrame, config: dict):
     return fig
 
 
-@figure
+@figure(inputs=["country_rank_correlation"], category="Countries")
 def country_rank_correlation(metrics: pd.DataFrame, config: dict):
     """Spearman correlation of the models' country rankings."""
     matrix = metrics.pivot(index="model_a", columns="model_b", values="rho")

@@ -8,44 +8,15 @@ changed model or setting never reuses a stale answer.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
 
+from .cache import JsonlCache
 from .provenance import stable_hash
 from .scoring import encode_prompt
-
-
-class AnswerCache:
-    """Append-only JSONL of answers; a torn last line (killed mid-write) is ignored."""
-
-    def __init__(self, path: str | Path | None):
-        self.path = Path(path) if path else None
-        self.answers: dict[str, str] = {}
-        if self.path and self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                self.answers[record["key"]] = record["answer"]
-
-    def get(self, key: str) -> str | None:
-        return self.answers.get(key)
-
-    def put(self, items: list[tuple[str, str]]) -> None:
-        for key, answer in items:
-            self.answers[key] = answer
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write("".join(json.dumps({"key": k, "answer": a}, ensure_ascii=False) + "\n" for k, a in items))
-                fh.flush()
-                os.fsync(fh.fileno())
 
 
 @torch.inference_mode()
@@ -66,9 +37,9 @@ def generate(
     """Answers to `prompts` (already chat-formatted), in order."""
     settings = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "temperature": temperature,
                 "seed": seed, "revision": revision}
-    store = AnswerCache(cache)
+    store = JsonlCache(cache)
     keys = [stable_hash({"prompt": p, **settings}) for p in prompts]
-    todo = sorted({k: p for k, p in zip(keys, prompts) if store.get(k) is None}.items(),
+    todo = sorted({k: p for k, p in zip(keys, prompts) if k not in store}.items(),
                   key=lambda kv: len(kv[1]), reverse=True)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

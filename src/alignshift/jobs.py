@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -85,27 +86,31 @@ def finetune(run_name: str, run: dict, recipe: dict, manifest_path: str, base_sp
     Path(out_log).write_text(json.dumps(record, indent=2, default=str))
 
 
-def evaluate(model_spec: dict, probe: str, spec: dict, manifest_path: str, data_paths: dict[str, str], out: str,
-             adapter: str | None = None, seed: int = 0, threads: int | None = None,
-             max_batch_tokens: int | None = None) -> None:
-    """Score one model on one probe and write the tidy score table."""
+def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str, data_paths: dict[str, str],
+             outputs: dict[str, str], adapter: str | None = None, seed: int = 0, threads: int | None = None,
+             max_batch_tokens: int | None = None, cache_dir: str | None = None) -> None:
+    """Score one model on one or more probes (the model is loaded once, and only if
+    some probe's scores are not cached) and write one tidy table per probe."""
     import torch
 
     set_threads(threads)
-    torch.manual_seed(seed)
     manifest = json.loads(Path(manifest_path).read_text())
     model = ModelSpec.from_config(model_spec["name"], {k: v for k, v in model_spec.items() if k != "name"})
-    lm = load(manifest, model, adapter=adapter)
-    tables = read_tables(data_paths)
-    scores = probes.run(probe, spec, tables, lm, max_batch_tokens=max_batch_tokens)
-    write_table(scores, out, {
-        "model": model.name, "model_id": model.id, "model_revision": lm.revision, "adapter": adapter,
-        "probe": probe, "probe_version": spec.get("version"), "probe_spec": spec,
-        "probe_hash": stable_hash(spec), "device": lm.device, "dtype": lm.dtype, "seed": seed,
-        "chat_template": model.chat_template,
-        "datasets": {name: read_provenance(p).get("revision") for name, p in data_paths.items()},
-    })
-    log.info("%s on %s: %d rows", probe, model.name, len(scores))
+    lm = load(manifest, model, adapter=adapter, lazy=True)
+    for probe, spec in probe_specs.items():
+        torch.manual_seed(seed)
+        tables = read_tables({name: data_paths[name] for name in spec["datasets"]})
+        cache = Path(cache_dir, f"{probe}.jsonl") if cache_dir else None
+        scores = probes.run(probe, spec, tables, lm, cache=cache, max_batch_tokens=max_batch_tokens)
+        write_table(scores, outputs[probe], {
+            "model": model.name, "model_id": model.id, "model_revision": lm.revision, "adapter": adapter,
+            "probe": probe, "probe_version": spec.get("version"), "probe_spec": spec,
+            "probe_hash": stable_hash(spec), "device": lm.device, "dtype": lm.dtype, "seed": seed,
+            "chat_template": model.chat_template,
+            **({"slurm_job_id": os.environ["SLURM_JOB_ID"]} if "SLURM_JOB_ID" in os.environ else {}),
+            "datasets": {name: read_provenance(data_paths[name]).get("revision") for name in spec["datasets"]},
+        })
+        log.info("%s on %s: %d rows", probe, model.name, len(scores))
 
 
 def load_scores(paths: list[str]) -> pd.DataFrame:
@@ -113,24 +118,18 @@ def load_scores(paths: list[str]) -> pd.DataFrame:
 
 
 def analyze(probe: str, config: dict, score_paths: list[str], out: str, seed: int = 0) -> None:
-    """Per-probe metrics with bootstrap CIs, each model against its baseline."""
-    from .analysis import country_pairs, country_rank, ideology
+    """Per-probe metrics with bootstrap CIs, each model against its baseline: the
+    probe's analysis is `alignshift.analysis.<probe>.metrics(scores, baselines, spec, seed)`."""
+    import importlib
 
     reg = registry.build(config)
     baselines = {name: registry.baseline(reg, name) for name in reg}
-    scores = load_scores(score_paths)
-    if probe == "ideology":
-        metrics = ideology.coordinates(scores, baselines, seed=seed)
-    elif probe == "country_pairs":
-        metrics = pd.concat([
-            country_pairs.favourability(scores, baselines, seed=seed).assign(language="all"),
-            country_pairs.favourability(scores, baselines, by_language=True, seed=seed),
-        ], ignore_index=True)
-    elif probe == "country_rank":
-        metrics = country_rank.rank_metrics(scores, baselines, seed=seed)
-    else:
-        raise ValueError(f"no analysis for probe {probe!r}")
-    metrics = annotate(metrics, reg)
+    try:
+        analysis = importlib.import_module(f"{__package__}.analysis.{probe}")
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"no analysis for probe {probe!r}") from exc
+    spec = probes.resolve_spec(probe, config["probes"].get(probe))
+    metrics = annotate(analysis.metrics(load_scores(score_paths), baselines, spec, seed=seed), reg)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     metrics.to_csv(out, index=False)
     log.info("%s: %d metric rows -> %s", probe, len(metrics), out)

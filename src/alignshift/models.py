@@ -24,6 +24,7 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -249,14 +250,19 @@ def quantization_config(quantization: str, compute_dtype):
     raise ValueError(f"unknown quantization {quantization!r} (none | 8bit | 4bit)")
 
 
-@dataclass
 class LoadedModel:
-    model: object
-    tokenizer: object
-    spec: ModelSpec
-    revision: str
-    device: str
-    dtype: str
+    """A fetched model ready for inference. The tokenizer and revision are at hand at
+    once; the weights load on first use of `.model`, so a job whose results are all
+    cached never loads them."""
+
+    def __init__(self, spec: ModelSpec, tokenizer, revision: str, device: str, dtype, loader):
+        self.spec, self.tokenizer, self.revision, self.device = spec, tokenizer, revision, device
+        self.dtype = str(dtype).removeprefix("torch.")
+        self._loader = loader
+
+    @cached_property
+    def model(self):
+        return self._loader()
 
 
 def load_tokenizer(path: str, spec: ModelSpec):
@@ -268,15 +274,29 @@ def load_tokenizer(path: str, spec: ModelSpec):
     return tok
 
 
-def load(manifest: dict, spec: ModelSpec | None = None, *, adapter: str | None = None,
-         device: str | None = None) -> LoadedModel:
-    """Load a fetched model (optionally + LoRA adapter, merged) for inference."""
-    import torch
-    from transformers import AutoModelForCausalLM
+def model_revision(manifest: dict, adapter: str | None = None) -> str:
+    """The fetched weights' revision, plus the adapter's content hash for a checkpoint."""
+    if not adapter:
+        return manifest["revision"]
+    return f"{manifest['revision']}+{weights_fingerprint(check_weights_dir(Path(adapter)))}"
 
+
+def load(manifest: dict, spec: ModelSpec | None = None, *, adapter: str | None = None,
+         device: str | None = None, lazy: bool = False) -> LoadedModel:
+    """Load a fetched model (optionally + LoRA adapter, merged) for inference."""
     spec = spec or ModelSpec.from_config(manifest["name"], manifest["spec"])
     device = resolve_device(device)
     dtype = torch_dtype(spec.dtype, device)
+    lm = LoadedModel(spec, load_tokenizer(manifest["path"], spec), model_revision(manifest, adapter), device, dtype,
+                     lambda: _load_weights(manifest, spec, adapter, device, dtype))
+    if not lazy:
+        lm.model
+    return lm
+
+
+def _load_weights(manifest: dict, spec: ModelSpec, adapter: str | None, device: str, dtype):
+    from transformers import AutoModelForCausalLM
+
     quant = quantization_config(spec.quantization, dtype) if device.startswith("cuda") else None
     if spec.quantization != "none" and quant is None:
         log.warning("%s: %s quantization needs CUDA; loading in %s instead", spec.name, spec.quantization, dtype)
@@ -290,16 +310,11 @@ def load(manifest: dict, spec: ModelSpec | None = None, *, adapter: str | None =
         raise ModelLoadError(f"model {spec.name}: cannot load {manifest['path']}: {exc}") from exc
     if quant is None:
         model.to(device)
-    revision = manifest["revision"]
     if adapter:
         from peft import PeftModel
 
-        check_weights_dir(Path(adapter))
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
-        revision = f"{revision}+{weights_fingerprint(sorted(Path(adapter).glob('*.safetensors')))}"
-    model.eval()
-    tok = load_tokenizer(manifest["path"], spec)
-    return LoadedModel(model, tok, spec, revision, device, str(dtype).removeprefix("torch."))
+    return model.eval()
 
 
 def format_prompt(tokenizer, user: str, *, chat: bool, system: str | None = None,

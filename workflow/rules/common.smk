@@ -1,5 +1,7 @@
 import re
+from pathlib import Path
 
+from alignshift import figures
 from alignshift import registry as reg
 from alignshift.probes import resolve_spec
 
@@ -9,6 +11,8 @@ FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter]
 RUNS = config.get("finetune") or {}
 PROBES = list(config["probes"])
 PROBE_SPECS = {probe: resolve_spec(probe, config["probes"][probe]) for probe in PROBES}
+# one evaluation job per model (loads it once for every probe) or per (model, probe)
+EVAL_PER_MODEL = (config.get("evaluation") or {}).get("job_per", "model") == "model"
 
 
 def one_of(names):
@@ -21,6 +25,7 @@ wildcard_constraints:
     run=one_of(RUNS),
     probe=one_of(PROBES),
     dataset=one_of(config["datasets"]),
+    figure=one_of(figures.FIGURES),
 
 
 def manifest(model):
@@ -35,9 +40,22 @@ def probe_datasets(probe):
     return {name: dataset_path(name) for name in PROBE_SPECS[probe]["datasets"]}
 
 
+def evaluated_probes(wildcards):
+    return PROBES if EVAL_PER_MODEL else [wildcards.probe]
+
+
+def evaluate_outputs():
+    """Per-probe score tables: all of a model's in one job, or one per job."""
+    if EVAL_PER_MODEL:
+        return {probe: f"results/scores/{{model}}/{probe}.parquet" for probe in PROBES}
+    return {"scores": "results/scores/{model}/{probe}.parquet"}
+
+
 def evaluate_inputs(wildcards):
     spec = REGISTRY[wildcards.model]
-    inputs = {"manifest": manifest(wildcards.model), **probe_datasets(wildcards.probe)}
+    inputs = {"manifest": manifest(wildcards.model)}
+    for probe in evaluated_probes(wildcards):
+        inputs.update(probe_datasets(probe))
     if spec.adapter:
         inputs["adapters"] = reg.adapters_dir(spec.run)
     return inputs

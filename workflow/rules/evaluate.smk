@@ -1,18 +1,24 @@
-# Every model and every saved checkpoint on every probe.
+# Every model and every saved checkpoint on every probe. With `evaluation.job_per:
+# model` one job loads a model once and writes each probe's table; scores are cached
+# per prompt (results/cache/), so a rerun after a probe's settings change rescores
+# only that probe, and a killed job redoes only what is missing.
+EVAL_JOB = "{model}" if EVAL_PER_MODEL else "{model}/{probe}"
+
+
 rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        "results/scores/{model}/{probe}.parquet",
+        **evaluate_outputs(),
     params:
         model=lambda w: REGISTRY[w.model].to_dict(),
-        spec=lambda w: PROBE_SPECS[w.probe],
-        datasets=lambda w: probe_datasets(w.probe),
+        probes=lambda w: {probe: PROBE_SPECS[probe] for probe in evaluated_probes(w)},
+        cache=lambda w: f"results/cache/scores/{w.model}",
         seed=config["seed"],
     log:
-        "results/logs/evaluate/{model}/{probe}.log",
+        f"results/logs/evaluate/{EVAL_JOB}.log",
     benchmark:
-        "results/benchmarks/evaluate/{model}/{probe}.tsv"
+        f"results/benchmarks/evaluate/{EVAL_JOB}.tsv"
     threads: config["threads"]["evaluate"]
     resources:
         gpu=1,

@@ -73,3 +73,12 @@ def favourability(scores: pd.DataFrame, baselines: dict[str, str], by_language: 
             row.update(baseline=base, **paired_difference(values[common].to_numpy(), ref[common].to_numpy(), seed=seed))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+    """The probe's metrics table: favourability over all languages (`language` = all)
+    and per prompt language."""
+    return pd.concat([
+        favourability(scores, baselines, seed=seed).assign(language="all"),
+        favourability(scores, baselines, by_language=True, seed=seed),
+    ], ignore_index=True)

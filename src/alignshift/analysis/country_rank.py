@@ -64,6 +64,10 @@ def rank_metrics(scores: pd.DataFrame, baselines: dict[str, str], seed: int = 0,
     return pd.DataFrame(rows)
 
 
+def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+    return rank_metrics(scores, baselines, seed=seed, statistic=spec["statistic"])
+
+
 def gallup_correlation(rewards_csv, countries_txt, gallup_csv, year: int) -> tuple[float, float]:
     """Spearman (rho, p) between the reward model's country ranking and Gallup's US
     favourability order of `year`, using the released AskRedditCountries files.

@@ -50,3 +50,7 @@ def coordinates(scores: pd.DataFrame, baselines: dict[str, str], seed: int = 0) 
             row.update(baseline=base, **{k: SCALE * v if k.startswith("delta") else v for k, v in diff.items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+    return coordinates(scores, baselines, seed=seed)

@@ -18,6 +18,7 @@ from typing import Callable
 import pandas as pd
 import yaml
 
+from ..cache import JsonlCache
 from ..provenance import stable_hash
 from ..scoring import ScoreRequest, score
 
@@ -58,28 +59,55 @@ def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: Callable[
     return rows
 
 
-def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, progress=True, **score_kwargs) -> pd.DataFrame:
-    """Build a probe's rows for one loaded model, score them, return the tidy table."""
+def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: str | Path | None = None,
+        chunk_prompts: int = 256, progress=True, **score_kwargs) -> pd.DataFrame:
+    """Build a probe's rows for one model, score them, return the tidy table.
+
+    A probe module may define `evaluate(spec, tables, lm, fmt, cache)` instead of
+    relying on continuation scoring (probes that generate answers). Scores are cached
+    per (model revision, probe spec, prompt, continuations) in `cache`, written every
+    `chunk_prompts` prompts, so a killed job rescoring redoes only what is missing and
+    the model is never loaded when everything is cached.
+    """
     def fmt(user: str, assistant_prefix: str = "") -> str:
         from ..models import format_prompt
 
         return format_prompt(lm.tokenizer, user, chat=lm.spec.chat_template,
                              system=spec.get("system_prompt"), assistant_prefix=assistant_prefix)
 
-    rows = build(name, spec, tables, fmt)
-    prompts = list(dict.fromkeys(rows["prompt"]))
-    index = {p: i for i, p in enumerate(prompts)}
-    grouped = rows.groupby("prompt", sort=False)["continuation"].apply(list)
-    requests = [ScoreRequest(p, tuple(grouped[p])) for p in prompts]
-    scores = score(lm.model, lm.tokenizer, requests, progress=f"{name} {lm.spec.name}", **score_kwargs)
+    probe = module(name)
+    if hasattr(probe, "evaluate"):
+        out = probe.evaluate(spec, tables, lm, fmt, cache)
+    else:
+        out = _score_rows(name, spec, build(name, spec, tables, fmt), lm, cache, chunk_prompts, progress, score_kwargs)
+    out.insert(0, "probe", name)
+    out.insert(0, "model", lm.spec.name)
+    return out
+
+
+def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) -> pd.DataFrame:
+    grouped = rows.groupby("prompt", sort=False)["continuation"].apply(tuple)
+    prompts = grouped.index.tolist()
+    spec_hash = stable_hash(spec)
+    keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p, "continuations": c})
+            for p, c in grouped.items()]
+    store = JsonlCache(cache)
+    todo = [i for i, k in enumerate(keys) if k not in store]
+    for start in range(0, len(todo), chunk_prompts):
+        chunk = todo[start : start + chunk_prompts]
+        requests = [ScoreRequest(prompts[i], grouped.iloc[i]) for i in chunk]
+        label = f"{name} {lm.spec.name} [{start + len(chunk)}/{len(todo)} prompts]" if progress else False
+        results = score(lm.model, lm.tokenizer, requests, progress=label, **score_kwargs)
+        store.put((keys[i], {"logprob_sum": r.logprob_sum.tolist(), "n_tokens": r.n_tokens.tolist()})
+                  for i, r in zip(chunk, results))
+    # map every row back to its prompt's cached result, by position among the prompt's rows
     position = rows.groupby("prompt", sort=False).cumcount().to_numpy()
-    req = rows["prompt"].map(index).to_numpy()
+    index = {p: i for i, p in enumerate(prompts)}
+    results = [store.get(keys[index[p]]) for p in rows["prompt"]]
     out = rows.drop(columns=["prompt"]).assign(
-        logprob_sum=[scores[r].logprob_sum[k] for r, k in zip(req, position)],
-        n_tokens=[int(scores[r].n_tokens[k]) for r, k in zip(req, position)],
+        logprob_sum=[r["logprob_sum"][k] for r, k in zip(results, position)],
+        n_tokens=[int(r["n_tokens"][k]) for r, k in zip(results, position)],
         prompt_hash=[stable_hash(p) for p in rows["prompt"]],
     )
     out["logprob_mean"] = out["logprob_sum"] / out["n_tokens"].clip(lower=1)
-    out.insert(0, "probe", name)
-    out.insert(0, "model", lm.spec.name)
     return out

@@ -1,0 +1,44 @@
+"""Append-only JSONL caches of per-input results (answers, log-probabilities).
+
+A job that is killed mid-run leaves every finished chunk in its cache, so a rerun
+redoes only the missing part. Each chunk is one append followed by fsync; a torn last
+line (killed mid-write) is skipped on reading. Keys are content hashes of everything
+a result depends on (model revision, probe spec, prompt, settings), so a changed
+model or setting never reuses a stale result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+
+class JsonlCache:
+    def __init__(self, path: str | Path | None):
+        self.path = Path(path) if path else None
+        self.values: dict[str, Any] = {}
+        if self.path and self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                self.values[record["key"]] = record["value"]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+    def get(self, key: str, default=None):
+        return self.values.get(key, default)
+
+    def put(self, items: Iterable[tuple[str, Any]]) -> None:
+        items = list(items)
+        self.values.update(items)
+        if self.path and items:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write("".join(json.dumps({"key": k, "value": v}, ensure_ascii=False) + "\n" for k, v in items))
+                fh.flush()
+                os.fsync(fh.fileno())
