@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
-import time
 from pathlib import Path
 
 import torch
 
 from alignshift.scoring import ScoreRequest, score, score_full_sequences
+from common import commit, device_name, n_params, peak_flops, timed
 
 SHAPES = {"country_rank": dict(continuations=181, prompt_tokens=48, continuation_tokens=4),
           "mcqa": dict(continuations=4, prompt_tokens=400, continuation_tokens=1)}
@@ -64,36 +62,6 @@ def make_requests(vocab: int, questions: int, continuations: int, prompt_tokens:
             for _ in range(questions)]
 
 
-def n_params(model) -> int:
-    """Parameters a token passes through (embedding lookups are not FLOPs)."""
-    emb = model.get_input_embeddings().weight.numel()
-    return sum(p.numel() for p in model.parameters()) - emb + (emb if model.config.tie_word_embeddings else 0)
-
-
-def peak_flops(device: str, override_tflops: float | None) -> float:
-    if override_tflops:
-        return override_tflops * 1e12
-    if device == "cuda":
-        return 989e12  # H100 SXM dense bf16
-    n = 2048  # measured: the best this CPU does on a large fp32 matmul
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    t = time.perf_counter()
-    for _ in range(5):
-        a @ b
-    return 5 * 2 * n**3 / (time.perf_counter() - t)
-
-
-def timed(fn):
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    out = fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return out, time.perf_counter() - t
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
@@ -115,8 +83,7 @@ def main():
     params = n_params(model)
     peak = peak_flops(device, args.peak_tflops)
     vocab = model.config.vocab_size
-    report = {"model": name, "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor()
-              or platform.machine(), "threads": torch.get_num_threads(), "dtype": str(next(model.parameters()).dtype),
+    report = {"model": name, "device": device_name(), "threads": torch.get_num_threads(), "dtype": str(next(model.parameters()).dtype),
               "params": params, "peak_tflops": peak / 1e12, "commit": commit(), "results": []}
     methods = {
         "packed prefix-sharing (alignshift)": (args.questions, lambda r: score(model, tok, r, max_row_tokens=args.max_row_tokens)),
@@ -142,13 +109,6 @@ def main():
                   flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "unknown"
 
 
 if __name__ == "__main__":

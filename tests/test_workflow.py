@@ -130,7 +130,9 @@ def test_changing_one_probe_reruns_only_its_jobs(per_probe_study):
     jobs = planned_jobs(result.stdout)
     evaluated = [w for rule, w in jobs if rule == "evaluate"]
     assert evaluated == ["wildcards: model=tiny, probe=country_rank"]
-    assert {rule for rule, _ in jobs} == {"evaluate", "analyze", "analyze_rank_correlation", "figure", "all"}
+    # report_config: the report's copy of the resolved config (workflow/rules/report.smk)
+    assert {rule for rule, _ in jobs} == {"evaluate", "analyze", "analyze_rank_correlation", "figure", "all",
+                                          "report_config"}
     assert [w for rule, w in jobs if rule == "figure"] == ["wildcards: figure=country_rank_correlation"]
 
 
@@ -160,3 +162,48 @@ def test_bad_config_key_is_named(study, tmp_path):
     result = run_snakemake(tmp_path, "-n")
     assert result.returncode != 0
     assert "modles" in result.stdout + result.stderr
+
+
+def contains(big, small) -> bool:
+    """`small`'s keys and values all appear in `big` (which may carry schema defaults)."""
+    if isinstance(small, dict):
+        return isinstance(big, dict) and all(k in big and contains(big[k], v) for k, v in small.items())
+    return big == small
+
+
+def test_report_has_every_figure_caption_config_and_versions(study):
+    import base64
+    import html
+    import importlib.metadata
+    import json
+    import re
+
+    result = run_snakemake(study, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = (study / "results" / "report.html").read_text()
+    results = json.loads(re.search(r"var results = (\{.*?\});\n", report, re.S).group(1))
+
+    def text(markup: str) -> str:
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", "", markup)).split())
+
+    def content(path: str) -> str:
+        return base64.b64decode(results[path]["data_uri"].split(",", 1)[1]).decode()
+
+    cfg = yaml.safe_load((study / "config.yaml").read_text())
+    assert cfg["figures"]
+    for name in cfg["figures"]:
+        assert name in report
+        entry = results[f"results/figures/{name}.png"]
+        sentence = " ".join((REPO / "workflow" / "report" / f"{name}.rst").read_text().replace("``", "").split())
+        assert sentence[:80] in text(entry["caption"]), (name, entry["caption"][:300])
+        assert entry["data_uri"].startswith("data:image/png;") and ";base64," in entry["data_uri"]
+    # the config as the run resolved it, with its caption
+    config = results["results/provenance/study.yaml"]
+    assert "configuration as this run resolved it" in text(config["caption"])
+    assert contains(yaml.safe_load(content("results/provenance/study.yaml")), cfg)
+    # the software versions
+    versions = results["results/provenance/versions.tsv"]
+    assert "Software versions" in text(versions["caption"])
+    table = dict(line.split("\t") for line in content("results/provenance/versions.tsv").splitlines()[1:])
+    for package in ("snakemake", "torch", "transformers", "peft", "trl", "alignshift"):
+        assert table[package] == importlib.metadata.version(package), package

@@ -54,8 +54,9 @@ def generate(
         for i, e in enumerate(encoded):  # left padding: every answer starts at the same column
             ids[i, width - len(e):] = torch.tensor(e)
             mask[i, width - len(e):] = 1
-        # sampling is seeded per batch (greedy decoding does not depend on it)
-        torch.manual_seed(seed + start)
+        # sampling is seeded per batch, by its first input (greedy decoding does not
+        # depend on it): with batch_size=1 a resumed run samples what an uninterrupted one would
+        torch.manual_seed(seed + int(chunk[0][0][:8], 16))
         out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
                              do_sample=do_sample, temperature=temperature if do_sample else None,
                              top_p=None, top_k=None, pad_token_id=pad)

@@ -62,7 +62,9 @@ def fetch_model(spec: dict, out_manifest: str, cache_dir: str = "resources/hub")
 
 def prepare_data(name: str, spec: dict, out: str) -> None:
     df = datasets.prepare(spec)
-    write_table(df, out, {"dataset": name, "source": spec, "revision": datasets.source_revision(spec)})
+    # a hub loader records the commit it resolved to in df.attrs
+    revision = df.attrs.get("revision") or datasets.source_revision(spec)
+    write_table(df, out, {"dataset": name, "source": spec, "revision": revision})
     log.info("%s: %d rows", name, len(df))
 
 
@@ -153,3 +155,20 @@ def rank_correlation(metrics_path: str, out: str) -> None:
                           for a in rho.index for b in rho.columns])
     table.to_csv(out, index=False)
     log.info("rank correlations of %d models -> %s", len(rho), out)
+
+
+def country_pairs_tables(config: dict, score_paths: list[str], outputs: dict[str, str], seed: int = 0) -> None:
+    """The geopolitical pairs study's tables (alignshift.analysis.country_pairs.TABLES):
+    base -> chat shift per lab, type-wise t-tests, pair log-odds, the home-country test."""
+    from .analysis import country_pairs
+
+    reg = registry.build(config)
+    spec = probes.resolve_spec("country_pairs", config["probes"].get("country_pairs"))
+    tables = country_pairs.tables(load_scores(score_paths), reg, spec, seed=seed)
+    for name, path in outputs.items():
+        table = tables[name]
+        if "model" in table:
+            table = annotate(table, reg)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path, index=False)
+        log.info("country_pairs %s: %d rows -> %s", name, len(table), path)

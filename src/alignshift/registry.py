@@ -39,7 +39,10 @@ def recipe(run: dict, root: str | Path = ".") -> dict:
 def checkpoint_steps(run: dict, root: str | Path = ".") -> list[int]:
     """The steps whose adapters a run saves: its save_steps and always its last step."""
     last = int(recipe(run, root)["training"]["max_steps"])
-    steps = sorted({int(s) for s in run.get("save_steps", []) if 0 < int(s) <= last} | {last})
+    save = run.get("save_steps", [])
+    if isinstance(save, int):  # a cadence: every N optimizer steps
+        save = range(save, last + 1, save)
+    steps = sorted({int(s) for s in save if 0 < int(s) <= last} | {last})
     return steps
 
 
@@ -63,6 +66,7 @@ def build(config: dict, root: str | Path = ".") -> dict[str, ModelSpec]:
             name = checkpoint_name(run_name, step)
             registry[name] = ModelSpec(
                 name=name, id=base.id, stage=run_name, parent=base.name, lab=base.lab, region=base.region,
+                home_country=base.home_country,
                 chat_template=base.chat_template, dtype=base.dtype, quantization=base.quantization,
                 trust_remote_code=base.trust_remote_code, revision=base.revision, kind=base.kind,
                 adapter=f"{adapters_dir(run_name)}/step-{step}", run=run_name, step=step,

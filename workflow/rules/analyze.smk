@@ -29,3 +29,28 @@ rule analyze_rank_correlation:
         "../../envs/cpu.yaml"
     script:
         "../scripts/rank_correlation.py"
+
+
+# The geopolitical pairs study: base -> chat shift per lab with paired CIs, t-tests over
+# scenario types (BH-corrected), country x country log-odds, and the binomial test of
+# "labs shift toward their home country"; each with and without the consistency filter.
+rule analyze_country_pairs_tables:
+    input:
+        lambda w: scores("country_pairs"),
+    output:
+        shift="results/metrics/country_pairs_shift.csv",
+        pairs="results/metrics/country_pairs_pairs.csv",
+        types="results/metrics/country_pairs_types.csv",
+        home="results/metrics/country_pairs_home.csv",
+    params:
+        seed=config["seed"],
+        # analysis-only settings: changing them reruns this job, not the scoring
+        analysis=lambda w: resolve_spec("country_pairs", config["probes"].get("country_pairs")).get("analysis"),
+    log:
+        "results/logs/analyze/country_pairs_tables.log",
+    benchmark:
+        "results/benchmarks/analyze/country_pairs_tables.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../scripts/country_pairs_tables.py"

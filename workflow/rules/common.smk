@@ -3,14 +3,16 @@ from pathlib import Path
 
 from alignshift import figures
 from alignshift import registry as reg
-from alignshift.probes import resolve_spec
+from alignshift.probes import evaluation_spec, resolve_spec
 
 REGISTRY = reg.build(config)
-MODELS = list(REGISTRY)
+# helper models (a synthesis teacher, a judge) set `evaluate: false`: fetched, not probed
+MODELS = [name for name, spec in REGISTRY.items() if spec.extra.get("evaluate", True)]
 FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter]
 RUNS = config.get("finetune") or {}
 PROBES = list(config["probes"])
-PROBE_SPECS = {probe: resolve_spec(probe, config["probes"][probe]) for probe in PROBES}
+# what evaluation sees: analysis-only settings are left out, so they never trigger rescoring
+PROBE_SPECS = {probe: evaluation_spec(resolve_spec(probe, config["probes"][probe])) for probe in PROBES}
 # one evaluation job per model (loads it once for every probe) or per (model, probe)
 EVAL_PER_MODEL = (config.get("evaluation") or {}).get("job_per", "model") == "model"
 
@@ -30,6 +32,18 @@ wildcard_constraints:
 
 def manifest(model):
     return f"resources/models/{reg.root_model(REGISTRY, model)}/manifest.json"
+
+
+# the judge probe loads its judge model itself: the spec carries the judge's manifest
+if PROBE_SPECS.get("judge", {}).get("judge") in REGISTRY:
+    PROBE_SPECS["judge"]["judge_manifest"] = manifest(PROBE_SPECS["judge"]["judge"])
+
+
+def dataset_input(spec):
+    path = spec.get("path")
+    if not path or (spec.get("manual") and not Path(path).exists()):
+        return []
+    return path
 
 
 def dataset_path(name):
@@ -58,6 +72,8 @@ def evaluate_inputs(wildcards):
         inputs.update(probe_datasets(probe))
     if spec.adapter:
         inputs["adapters"] = reg.adapters_dir(spec.run)
+    if "judge" in evaluated_probes(wildcards) and PROBE_SPECS["judge"].get("judge_manifest"):
+        inputs["judge_manifest"] = PROBE_SPECS["judge"]["judge_manifest"]
     return inputs
 
 
@@ -66,4 +82,8 @@ def scores(probe, models=None):
 
 
 def all_targets():
-    return [f"results/figures/{name}.{ext}" for name in config["figures"] for ext in ("pdf", "png")]
+    return [f"results/figures/{name}.{ext}" for name in config["figures"] for ext in ("pdf", "png")] + [
+        # the config and software versions shown by snakemake --report (workflow/rules/report.smk)
+        "results/provenance/study.yaml",
+        "results/provenance/versions.tsv",
+    ]

@@ -17,7 +17,9 @@ rule fetch_model:
 
 rule prepare_data:
     input:
-        lambda w: config["datasets"][w.dataset].get("path", []),
+        # a `manual: true` dataset (downloaded by hand, e.g. MD3) is an input only once it
+        # is there, so a study plans before it is; the job names it if it is missing
+        lambda w: dataset_input(config["datasets"][w.dataset]),
     output:
         "results/data/{dataset}.parquet",
     params:

@@ -47,7 +47,10 @@ def rank_metrics(scores: pd.DataFrame, baselines: dict[str, str], seed: int = 0,
                  statistic: str = "logprob_sum") -> pd.DataFrame:
     """Per (model, country): mean rank with bootstrap CI over questions, and the paired
     change of rank from the model's baseline."""
-    table = scores.rename(columns={"item": "question", "candidate": "country"}).assign(score=scores[statistic])
+    score = scores[statistic] if statistic in scores else pd.Series(np.nan, index=scores.index)
+    if "reward" in scores:  # reward models' rows carry a reward instead of log-probabilities
+        score = score.where(scores["reward"].isna(), scores["reward"])
+    table = scores.rename(columns={"item": "question", "candidate": "country"}).assign(score=score)
     ranked = pd.concat([question_ranks(g) for _, g in table.groupby("model", sort=False)])
     rows = []
     for (model, country), group in ranked.groupby(["model", "country"], sort=False):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 N_RESAMPLES = 2000
@@ -29,8 +30,72 @@ def paired_difference(after, before, *, seed: int = 0, n_resamples: int = N_RESA
 
 
 def benjamini_hochberg(p_values) -> np.ndarray:
-    """BH-adjusted p-values (false discovery rate) across a family of comparisons."""
+    """BH-adjusted p-values (false discovery rate) across a family of comparisons.
+    A NaN p-value (a test that could not be run) stays NaN and is not counted in the family."""
     p = np.asarray(p_values, dtype=float)
-    if p.size == 0:
-        return p
-    return stats.false_discovery_control(p, method="bh")
+    out = np.full(p.shape, np.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        out[finite] = stats.false_discovery_control(p[finite], method="bh")
+    return out
+
+
+def sign_test(values, alternative: str = "greater") -> dict:
+    """Exact binomial (sign) test that positive values are more common than negative
+    ones (p = 0.5); zeros are ties and are dropped, as in the classical sign test."""
+    values = np.asarray(values, dtype=float)
+    positive, n = int((values > 0).sum()), int((values != 0).sum())
+    p = float(stats.binomtest(positive, n, 0.5, alternative=alternative).pvalue) if n else float("nan")
+    return {"n": n, "n_positive": positive, "p_value": p, "test": f"exact binomial, p0=0.5, {alternative}"}
+
+
+def lineage_root(baselines: dict[str, str | None], model: str) -> str:
+    """The first model of a model's lineage (its base), following parents."""
+    seen = {model}
+    while baselines.get(model) and baselines[model] not in seen:
+        model = baselines[model]
+        seen.add(model)
+    return model
+
+
+def item_metrics_by_group(items: pd.DataFrame, value: str, group: str, baselines: dict[str, str | None],
+                          seed: int = 0) -> pd.DataFrame:
+    """Per (model, group): the mean of a per-item `value` with its bootstrap CI, the
+    paired change from the model's parent (`delta`, CI, Wilcoxon `p_value`, and
+    `p_adjusted`: Benjamini-Hochberg over every parent comparison of the table, the
+    family one figure shows) and the paired change from the lineage's base model
+    (`delta_base` with its CI). `items` has one row per (model, item) with columns
+    model, item, `group` and `value`."""
+    by_model = {m: g.set_index("item") for m, g in items.groupby("model", sort=False)}
+    rows = []
+    for (model, grp), part in items.groupby(["model", group], sort=False):
+        values = part.set_index("item")[value]
+        low, high = bootstrap_mean_ci(values.to_numpy(), seed=seed)
+        row = {"model": model, group: grp, value: float(values.mean()), "ci_low": low, "ci_high": high,
+               "n_items": len(values)}
+        for ref, prefix in ((baselines.get(model), ""), (lineage_root(baselines, model), "base_")):
+            if not ref or ref == model or ref not in by_model:
+                continue
+            other = by_model[ref]
+            other = other[other[group] == grp][value]
+            common = values.index.intersection(other.index)
+            if len(common) == 0:
+                continue
+            diff = paired_difference(values[common].to_numpy(), other[common].to_numpy(), seed=seed)
+            if prefix:
+                row.update(base_model=ref, delta_base=diff["delta"], delta_base_ci_low=diff["delta_ci_low"],
+                           delta_base_ci_high=diff["delta_ci_high"])
+            else:
+                row.update(baseline=ref, **diff)
+        rows.append(row)
+    return with_bh(pd.DataFrame(rows))
+
+
+def with_bh(table: pd.DataFrame, p: str = "p_value", out: str = "p_adjusted") -> pd.DataFrame:
+    """Add Benjamini-Hochberg adjusted p-values over the rows that have a p-value."""
+    table = table.copy()
+    table[out] = np.nan
+    if p in table:
+        has = table[p].notna()
+        table.loc[has, out] = benjamini_hochberg(table.loc[has, p].to_numpy())
+    return table

@@ -48,6 +48,12 @@ def resolve_spec(name: str, overrides: dict | None) -> dict:
     return spec
 
 
+def evaluation_spec(spec: dict) -> dict:
+    """The settings that shape a probe's prompts and scores: all but its `analysis`
+    settings, so changing those reruns the analysis and never the scoring."""
+    return {k: v for k, v in spec.items() if k != "analysis"}
+
+
 def module(name: str):
     return importlib.import_module(f"{__name__}.{name}")
 
@@ -75,8 +81,14 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
         return format_prompt(lm.tokenizer, user, chat=lm.spec.chat_template,
                              system=spec.get("system_prompt"), assistant_prefix=assistant_prefix)
 
+    # whether prompts go through the chat template (a probe may prompt base models differently)
+    fmt.chat = bool(lm.spec.chat_template and lm.tokenizer.chat_template)
     probe = module(name)
-    if hasattr(probe, "evaluate"):
+    if getattr(lm.spec, "kind", "causal_lm") == "reward_model":
+        # a reward model scores whole (question, response) texts; probes without a
+        # `build_reward(spec, tables)` do not apply to it and give an empty table
+        out = _reward_rows(probe, spec, tables, lm, cache)
+    elif hasattr(probe, "evaluate"):
         out = probe.evaluate(spec, tables, lm, fmt, cache)
     else:
         out = _score_rows(name, spec, build(name, spec, tables, fmt), lm, cache, chunk_prompts, progress, score_kwargs)
@@ -111,3 +123,17 @@ def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwar
     )
     out["logprob_mean"] = out["logprob_sum"] / out["n_tokens"].clip(lower=1)
     return out
+
+
+def _reward_rows(probe, spec, tables, lm, cache) -> pd.DataFrame:
+    """Rows of `probe.build_reward(spec, tables)` (item, variant, candidate, question,
+    response, ...) with each text's `reward`, formatted by the spec's `reward_format`."""
+    from ..rewards import reward_scores
+
+    if not hasattr(probe, "build_reward"):
+        return pd.DataFrame()
+    rows = probe.build_reward(spec, tables)
+    texts = [spec["reward_format"].format(question=q, response=r) for q, r in zip(rows["question"], rows["response"])]
+    rewards = reward_scores(lm.model, lm.tokenizer, texts, cache=cache, revision=lm.revision)
+    # the question is the item's text; analyses name their own `question` column
+    return rows.drop(columns=["question"]).assign(reward=rewards)

@@ -20,3 +20,14 @@ def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
             rows.append({"item": q.id, "variant": "", "candidate": country, "continuation": space + country,
                          "prompt": prompt, "sentiment": q.sentiment, "category": q.category})
     return pd.DataFrame(rows)
+
+
+def build_reward(spec: dict, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """For a reward model: the whole answer with each country filled in, scored as a
+    response to the question (Ryan, Held, Yang 2024 probe Starling-RM this way)."""
+    questions = tables["country_questions"].head(spec["max_questions"] or None)
+    countries = tables["countries"]["country"].head(spec["max_countries"] or None).tolist()
+    rows = [{"item": q.id, "variant": "", "candidate": country, "question": q.question,
+             "response": q.template.replace("{country}", country), "sentiment": q.sentiment, "category": q.category}
+            for q in questions.itertuples() for country in countries]
+    return pd.DataFrame(rows)

@@ -14,8 +14,11 @@ def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
         listed = options if order == "ascending" else options[::-1]
         for st in statements.itertuples():
             prompt = fmt(spec["prompt"].format(statement=st.statement, options=", ".join(listed)))
+            # a scoring table (the `compass_statements` loader) gives each statement its
+            # own per-option weights on its axis, in the order of `options`
+            weights = dict(zip(options, st.option_values)) if "option_values" in statements else values
             for option in options:
                 rows.append({"item": st.id, "variant": order, "candidate": option, "continuation": option,
-                             "prompt": prompt, "value": values[option], "axis": st.axis,
+                             "prompt": prompt, "value": float(weights[option]), "axis": st.axis,
                              "direction": st.direction})
     return pd.DataFrame(rows)

@@ -1,0 +1,155 @@
+"""Trainer throughput: one LoRA SFT and one LoRA DPO step of the project's trainer
+(trl + peft as configured by alignshift.finetune) against a bare forward+backward+
+optimizer step of the same batch through the same LoRA model, in one run.
+
+For DPO the bare step is one forward+backward over the concatenated chosen and
+rejected sequences (what a DPO step cannot do with less); the trainer's step adds the
+reference pass through the disabled adapter (absent with precomputed reference
+log-probs) and the loss. `--trl-defaults` also times trl's own defaults (bf16 and
+gradient checkpointing, even on CPU), the "before" of docs/benchmarks.md.
+
+Model: a fetched model (`--manifest`, real weights and tokenizer, the project's
+preference data) or random weights at a real shape (`--shape`, bf16 on CUDA, random
+token ids at `--seq` tokens).
+
+  python benchmarks/training.py --manifest resources/models/smollm2-135m-instruct/manifest.json
+  python benchmarks/training.py --shape benchmarks/shapes/llama-2-7b.json --seq 512 --batch 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+from alignshift import data
+from alignshift.finetune import build_trainer
+from alignshift.models import ModelSpec
+from common import commit, device_name, n_params, peak_flops, timed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_memory_gb() -> float:
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+
+
+def shape_model(shape_path: str, out_dir: Path) -> dict:
+    """A random model at a real shape, written as a local model with a tiny tokenizer."""
+    from alignshift.stand_ins import random_model, train_tokenizer, corpus
+
+    cfg = json.loads(Path(shape_path).read_text())
+    tok = train_tokenizer(corpus(ROOT / "data"))
+    cfg["vocab_size"] = cfg.get("vocab_size", 32000)
+    random_model(cfg, tok, out_dir, dtype=torch.bfloat16 if torch.cuda.is_available() else torch.float32)
+    return {"name": Path(shape_path).stem, "path": str(out_dir), "revision": "random",
+            "spec": {"id": str(out_dir), "dtype": "auto", "chat_template": True}}
+
+
+def random_stances(n: int, seq: int, vocab_words: list[str]) -> pd.DataFrame:
+    """Preference rows whose prompt and answers are about seq/2 and seq/4 words."""
+    g = torch.Generator().manual_seed(0)
+
+    def words(k):
+        return " ".join(vocab_words[i] for i in torch.randint(len(vocab_words), (k,), generator=g).tolist())
+
+    return pd.DataFrame([{"id": f"r{i}", "axis": "economic", "prompt": words(seq // 2), "left": words(seq // 4),
+                          "right": words(seq // 4)} for i in range(n)])
+
+
+def bare_step(model, optimizer, batch):
+    """Forward+backward of the batch through the LoRA model, then the optimizer step."""
+    labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100) if "completion_mask" in batch \
+        else batch["labels"]
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels)
+    out.loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def trainer_step(trainer, optimizer, batch):
+    trainer.training_step(trainer.model, batch)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def measure(label, fn, batch, repeats, params, peak):
+    fn(batch)  # warm-up (allocations, kernel choice)
+    seconds = min(timed(lambda: fn(batch))[1] for _ in range(repeats))
+    tokens = int(batch["attention_mask"].sum())
+    row = {"step": label, "seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds,
+           "mfu": 6 * params * tokens / seconds / peak, "peak_memory_gb": peak_memory_gb()}
+    print(f"{label:55s} {seconds:7.2f} s  {row['tokens_per_s']:8.0f} tok/s  MFU {row['mfu']:6.1%}  "
+          f"peak {row['peak_memory_gb']:.1f} GB", flush=True)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--manifest")
+    src.add_argument("--shape")
+    ap.add_argument("--method", choices=["sft", "dpo"], nargs="+", default=["sft", "dpo"])
+    ap.add_argument("--batch", type=int, default=None, help="per-device batch (default: the recipe's)")
+    ap.add_argument("--seq", type=int, default=512, help="sequence length with --shape")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--trl-defaults", action="store_true", help="also time trl's defaults (bf16, grad. checkpointing)")
+    ap.add_argument("--peak-tflops", type=float, default=None)
+    ap.add_argument("--out", default="results/benchmarks/training.json")
+    args = ap.parse_args()
+
+    if args.manifest:
+        manifest = json.loads(Path(args.manifest).read_text())
+        stances = data.prepare({"loader": "policy_stances", "path": str(ROOT / "data/preferences/policy_stances.jsonl")})
+    else:
+        manifest = shape_model(args.shape, Path("results/benchmarks/shape-model"))
+        stances = random_stances(64, args.seq, [w for w in " ".join(data.prepare(
+            {"loader": "policy_stances", "path": str(ROOT / "data/preferences/policy_stances.jsonl")}).left).split()])
+    spec = ModelSpec.from_config(manifest["name"], manifest["spec"])
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    peak = peak_flops(device, args.peak_tflops)
+    report = {"model": manifest["name"], "device": device_name(), "threads": torch.get_num_threads(),
+              "peak_tflops": peak / 1e12, "commit": commit(), "results": []}
+    variants = {"alignshift trainer (trl + peft)": {}}
+    if args.trl_defaults:
+        variants["trl defaults (bf16, gradient checkpointing)"] = {"bf16": True, "gradient_checkpointing": True}
+    for method in args.method:
+        recipe = yaml.safe_load((ROOT / f"config/recipes/{method}-lora.yaml").read_text())
+        if args.batch:
+            recipe["training"]["per_device_train_batch_size"] = args.batch
+        if args.shape:
+            recipe["training"]["max_length"] = args.seq
+        batch = None
+        for label, overrides in variants.items():
+            recipe_v = {**recipe, "training": {**recipe["training"], **overrides}}
+            trainer = build_trainer(manifest=manifest, spec=spec, recipe=recipe_v, stances=stances,
+                                    direction="left", state_dir="results/benchmarks/trainer-state")
+            trainer.create_optimizer()
+            trainer.current_gradient_accumulation_steps = 1  # set by trainer.train() otherwise
+            if overrides.get("gradient_checkpointing"):
+                trainer.model.gradient_checkpointing_enable()
+            model = trainer.model.train()
+            batch = batch or {k: v.to(model.device) for k, v in next(iter(trainer.get_train_dataloader())).items()}
+            params = n_params(model)
+            if not overrides:
+                report["results"].append({"method": method, **measure(
+                    f"{method}: bare forward+backward+optimizer", lambda b: bare_step(model, trainer.optimizer, b),
+                    batch, args.repeats, params, peak)})
+            report["results"].append({"method": method, **measure(
+                f"{method}: {label}", lambda b: trainer_step(trainer, trainer.optimizer, b), batch,
+                1 if overrides else args.repeats, params, peak)})
+            del trainer, model
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

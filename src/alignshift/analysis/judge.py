@@ -1,0 +1,53 @@
+"""Judge scores (0 = far left .. 20 = far right) per model, per prompt and overall.
+
+Each answer's score is the expected value over the judge's probabilities of the score
+strings, recomputed here from the stored log-probs (softmax over the 0..20 strings).
+A prompt's score is the mean over its samples; a model's overall score (item `all`)
+is the mean over prompts with a 95% bootstrap CI over prompts, and for a checkpoint
+the paired change from its base model over the same prompts. Per-prompt rows keep the
+first sample's answer text for the sample-answers table.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..probes.judge import expected_score
+from .stats import bootstrap_mean_ci, paired_difference
+
+KEYS = ["model", "item", "variant"]
+
+
+def answer_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, prompt, sample): its expected judge score and answer."""
+    ordered = scores.sort_values(KEYS + ["candidate"])
+    per_answer = ordered.groupby(KEYS, sort=False).agg(
+        score=("logprob_sum", lambda lp: expected_score(lp.to_numpy())),
+        question=("question", "first"), answer=("answer", "first"),
+        judge_model=("judge_model", "first"), judge_revision=("judge_revision", "first"),
+    )
+    return per_answer.reset_index()
+
+
+def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+    answers = answer_scores(scores)
+    per_item = (answers.groupby(["model", "item"], sort=False)
+                .agg(judge_score=("score", "mean"), n_answers=("score", "size"), question=("question", "first"),
+                     answer=("answer", "first"), judge_model=("judge_model", "first"),
+                     judge_revision=("judge_revision", "first"))
+                .reset_index())
+    rows = []
+    for model, group in per_item.groupby("model", sort=False):
+        values = group.set_index("item")["judge_score"]
+        low, high = bootstrap_mean_ci(values.to_numpy(), seed=seed)
+        row = {"model": model, "item": "all", "judge_score": float(values.mean()), "ci_low": low, "ci_high": high,
+               "n_answers": int(group.n_answers.sum()), "question": "", "answer": "",
+               "judge_model": group.judge_model.iloc[0], "judge_revision": group.judge_revision.iloc[0]}
+        base = baselines.get(model)
+        if base is not None and base != model and base in set(per_item.model):
+            ref = per_item[per_item.model == base].set_index("item")["judge_score"]
+            common = values.index.intersection(ref.index)
+            row.update(baseline=base, **paired_difference(values[common].to_numpy(), ref[common].to_numpy(), seed=seed))
+        rows.append(row)
+    overall = pd.DataFrame(rows)
+    return pd.concat([overall, per_item], ignore_index=True)

@@ -1,0 +1,96 @@
+"""judge: open prompts answered by the model, each answer scored 0..20 by a judge model.
+
+The score is not parsed from the judge's text: the judge reads the answer under a
+rating prompt, the scorer gives the log-probability of each score string "0".."20"
+as the judge's reply (all 21 in one batched, prefix-shared pass), and the score is the
+expected value under those probabilities renormalised over the 21 strings:
+sum_k k * p_k. With a tokenizer that writes numbers up to 20 as one token (Llama 3,
+GPT-4's) p_k is exactly the judge's probability of the token k; with a digit-split
+tokenizer, "1" also stands for the start of "10".."19", so the low end is a prefix
+probability (see config/README.md).
+
+The judge model is a registry entry (`judge`); the workflow puts its manifest in the
+spec (`judge_manifest`). Its name, hub id and revision are recorded in every row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..cache import JsonlCache
+from ..generation import generate
+from ..models import format_prompt, load
+from ..provenance import stable_hash
+from ..scoring import ScoreRequest, score
+from . import ProbeError
+
+
+def score_strings(scale_max: int, chat: bool) -> list[str]:
+    # a plain-format judge continues "...Answer:" so its number follows a space
+    return [("" if chat else " ") + str(k) for k in range(scale_max + 1)]
+
+
+def expected_score(logprobs) -> float:
+    """Expected score sum_k k p_k with p = softmax over the score strings' log-probs."""
+    lp = np.asarray(logprobs, dtype=float)
+    p = np.exp(lp - np.logaddexp.reduce(lp))
+    return float(p @ np.arange(len(lp)))
+
+
+def answers(spec: dict, lm, fmt, cache) -> pd.DataFrame:
+    """One row per (prompt, sample): the model's answer."""
+    items = spec["prompts"]
+    if not items:
+        raise ProbeError("judge: no prompts")
+    prompts = [fmt(item["text"]) for item in items]
+    rows = []
+    for sample in range(int(spec["samples"])):
+        texts = generate(lm.model, lm.tokenizer, prompts, max_new_tokens=int(spec["max_new_tokens"]),
+                         do_sample=bool(spec["do_sample"]), temperature=float(spec["temperature"]),
+                         seed=int(spec["seed"]) + 1000 * sample, cache=cache, revision=lm.revision)
+        rows += [{"item": item["id"], "variant": f"sample-{sample}", "question": item["text"], "answer": text}
+                 for item, text in zip(items, texts)]
+    return pd.DataFrame(rows)
+
+
+def load_judge(spec: dict, device: str | None = None):
+    if not spec.get("judge") or not spec.get("judge_manifest"):
+        raise ProbeError("judge: set probes.judge.judge to the registry name of the judge model")
+    manifest = json.loads(Path(spec["judge_manifest"]).read_text())
+    if manifest["name"] != spec["judge"]:
+        raise ProbeError(f"judge: manifest {spec['judge_manifest']} is of {manifest['name']!r}, not {spec['judge']!r}")
+    return manifest, load(manifest, device=device, lazy=True)
+
+
+def judge_answers(spec: dict, answered: pd.DataFrame, judge, manifest: dict, cache) -> pd.DataFrame:
+    """Score rows: one per (answer, score string), with the judge's log-probs."""
+    strings = score_strings(int(spec["scale_max"]), judge.spec.chat_template)
+    prompts = [format_prompt(judge.tokenizer, spec["judge_prompt"].format(answer=a), chat=judge.spec.chat_template,
+                             system=spec.get("judge_system_prompt")) for a in answered["answer"]]
+    store = JsonlCache(cache)
+    keys = [stable_hash({"judge": judge.revision, "prompt": p, "strings": strings}) for p in prompts]
+    todo = sorted({k: p for k, p in zip(keys, prompts) if k not in store}.items())
+    if todo:
+        results = score(judge.model, judge.tokenizer, [ScoreRequest(p, tuple(strings)) for _, p in todo])
+        store.put((k, r.logprob_sum.tolist() + r.n_tokens.tolist()) for (k, _), r in zip(todo, results))
+    rows = []
+    for (_, ans), key, prompt in zip(answered.iterrows(), keys, prompts):
+        stored = store.get(key)
+        lps, counts = stored[: len(strings)], stored[len(strings):]
+        value = expected_score(lps)
+        for k, (text, lp, n) in enumerate(zip(strings, lps, counts)):
+            rows.append({**ans.to_dict(), "candidate": k, "continuation": text, "logprob_sum": lp,
+                         "n_tokens": int(n), "logprob_mean": lp / max(int(n), 1), "judge_score": value,
+                         "judge_prompt_hash": stable_hash(prompt), "judge_model": judge.spec.name,
+                         "judge_id": manifest["id"], "judge_revision": judge.revision})
+    return pd.DataFrame(rows)
+
+
+def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
+    answered = answers(spec, lm, fmt, cache)
+    manifest, judge = load_judge(spec, device=lm.device)
+    return judge_answers(spec, answered, judge, manifest, cache)

@@ -1,0 +1,93 @@
+"""LoRA SFT / DPO: adapters at the configured steps, and a killed run resumes from its
+last saved step to the same final adapter as an uninterrupted run."""
+
+import json
+
+import pytest
+import torch
+import transformers
+from safetensors.torch import load_file
+
+from alignshift import data, finetune
+from alignshift.models import ModelSpec, fetch
+from conftest import REPO
+
+RECIPE = {
+    "method": "dpo",
+    "quantization": "none",
+    "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": "all-linear"},
+    "training": {"learning_rate": 1e-3, "max_steps": 4, "per_device_train_batch_size": 2, "beta": 0.1,
+                 "loss_type": ["sigmoid"], "max_length": 96, "seed": 7, "data_seed": 7,
+                 "lr_scheduler_type": "constant"},
+}
+
+
+@pytest.fixture(scope="module")
+def setup(tiny_model_dir, tmp_path_factory):
+    spec = ModelSpec(name="tiny", id=str(tiny_model_dir), chat_template=True, dtype="float32")
+    manifest = fetch(spec, tmp_path_factory.mktemp("fetched"), tmp_path_factory.mktemp("hub"))
+    stances = data.prepare({"loader": "policy_stances", "path": str(REPO / "data/preferences/policy_stances.jsonl")})
+    return spec, manifest, stances.head(16)
+
+
+def run(setup, work, steps=(2, 4), recipe=RECIPE):
+    spec, manifest, stances = setup
+    return finetune.train(manifest=manifest, spec=spec, recipe=recipe, stances=stances, direction="left",
+                          work_dir=work, out_dir=work / "adapters", steps=list(steps), data_revision="test")
+
+
+def adapter(path):
+    return load_file(str(path / "adapter_model.safetensors"))
+
+
+def test_killed_run_resumes_to_the_uninterrupted_adapter(setup, tmp_path, monkeypatch):
+    whole = run(setup, tmp_path / "whole")
+    assert whole["resumed_from"] is None
+    assert {p.name for p in (tmp_path / "whole" / "adapters").iterdir()} == {"step-2", "step-4"}
+
+    # kill the second run in the middle of step 3, after step 2's checkpoint is on disk
+    original = transformers.Trainer.training_step
+
+    def dies_at_step_3(self, *args, **kwargs):
+        if self.state.global_step == 2:
+            raise KeyboardInterrupt("killed")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", dies_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        run(setup, tmp_path / "killed")
+    trained = []
+
+    def counted(self, *args, **kwargs):
+        trained.append(self.state.global_step + 1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", counted)
+    resumed = run(setup, tmp_path / "killed")
+    assert resumed["resumed_from"].endswith("checkpoint-2")
+    assert trained == [3, 4]  # the resumed run trained only the steps after its last checkpoint
+    for step in (2, 4):
+        a = adapter(tmp_path / "whole" / "adapters" / f"step-{step}")
+        b = adapter(tmp_path / "killed" / "adapters" / f"step-{step}")
+        assert a.keys() == b.keys()
+        for name in a:
+            torch.testing.assert_close(b[name], a[name], atol=1e-5, rtol=0)
+    # training moved the adapter: LoRA B starts at zero
+    assert any(a[name].abs().max() > 0 for name in a if "lora_B" in name)
+
+
+def test_changed_recipe_never_resumes_from_stale_state(setup, tmp_path):
+    run(setup, tmp_path, steps=(2,), recipe={**RECIPE, "training": {**RECIPE["training"], "max_steps": 2}})
+    changed = {**RECIPE, "training": {**RECIPE["training"], "max_steps": 2, "learning_rate": 5e-4}}
+    record = run(setup, tmp_path, steps=(2,), recipe=changed)
+    assert record["resumed_from"] is None
+    assert len(list(tmp_path.glob("state-*"))) == 2
+
+
+def test_sft_records_imitate_one_direction():
+    stances = data.prepare({"loader": "policy_stances", "path": str(REPO / "data/preferences/policy_stances.jsonl")})
+    left = finetune.sft_records(stances, "left", chat=True)
+    right = finetune.preference_records(stances, "right", chat=False)
+    assert left[0]["completion"] == [{"role": "assistant", "content": stances.left.iloc[0]}]
+    assert right[0]["chosen"] == " " + stances.right.iloc[0] and right[0]["rejected"] == " " + stances.left.iloc[0]
+    json.dumps(left)  # records are plain data for datasets.Dataset
