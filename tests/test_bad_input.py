@@ -87,3 +87,14 @@ def test_unknown_hub_model_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match=r"model nosuch: cannot fetch hub id 'no-such-org/no-such-model'"):
         fetch(ModelSpec(name="nosuch", id="no-such-org/no-such-model"), tmp_path / "out", tmp_path / "hub")
+
+
+def test_hub_token_never_reaches_errors_or_outputs(tmp_path, monkeypatch, caplog):
+    secret = "hf_SECRETtoken0123456789"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError) as failure:
+        fetch(ModelSpec(name="gated", id="some-org/gated-model"), tmp_path / "out", tmp_path / "hub")
+    assert secret not in str(failure.value)
+    assert secret not in caplog.text
+    assert not any(secret in p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file())

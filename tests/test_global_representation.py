@@ -230,15 +230,17 @@ FIGURES = ["country_rewards", "dialect_accuracy", "multilingual_change", "opinio
 def study(tiny_model_dir, tmp_path_factory):
     from global_fixtures import TINY_MISTRAL, TINY_QWEN2, tiny_family, tiny_reward_model
 
+    from alignshift.stand_ins import TINY_LLAMA
+
     root = tmp_path_factory.mktemp("global")
-    stand_ins = {"llama": tiny_model_dir,
-                 "mistral": tiny_family(root / "tiny-mistral", tiny_model_dir, TINY_MISTRAL, seed=1),
-                 "qwen2": tiny_family(root / "tiny-qwen2", tiny_model_dir, TINY_QWEN2, seed=2),
-                 "reward": tiny_reward_model(root / "tiny-rm", tiny_model_dir, layout="starling", seed=4)}
+    shapes = {"llama": TINY_LLAMA, "mistral": TINY_MISTRAL, "qwen2": TINY_QWEN2}
     cfg = yaml.safe_load(STUDY.read_text())
     assert set(cfg["models"]) == set(FAMILY)
-    for name, entry in cfg["models"].items():  # same registry and lineage, tiny weights
-        entry["id"] = str(stand_ins[FAMILY[name]])
+    for seed, (name, entry) in enumerate(cfg["models"].items()):
+        # same registry and lineage; each model its own tiny random weights of its family's architecture
+        out = root / "models" / name
+        entry["id"] = str(tiny_reward_model(out, tiny_model_dir, layout="starling", seed=seed)
+                          if FAMILY[name] == "reward" else tiny_family(out, tiny_model_dir, shapes[FAMILY[name]], seed))
     cfg["datasets"] = write_all(root / "data")
     cfg["threads"] = {"finetune": 1, "evaluate": 1}
     cfg["probes"]["country_rank"] = {"max_questions": 3, "max_countries": 5}
@@ -274,6 +276,9 @@ def test_opinion_similarities_match_the_scores(study):
     assert row.similarity.to_dict() == pytest.approx(expected.to_dict())
     assert row.loc["Jordan", "minus_ref"] == pytest.approx(expected["Jordan"] - expected["United States"])
     assert row.loc["Jordan", "baseline"] == "mistral-7b-sft-beta"
+    parent = table[table.model == "mistral-7b-sft-beta"].set_index("country")
+    change = row.loc["Jordan", "minus_ref"] - parent.loc["Jordan", "minus_ref"]
+    assert row.loc["Jordan", "delta"] == pytest.approx(change) and abs(change) > 1e-6
 
 
 def test_reward_model_scores_country_rank_and_where_from(study):

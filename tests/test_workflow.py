@@ -123,6 +123,15 @@ def change_country_rank(workdir: Path) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
 
 
+def test_two_runs_with_the_same_seed_give_identical_scores(study, per_probe_study):
+    # the same model, probes and seed in two separate runs (one job per model vs per probe)
+    for probe in ("ideology", "country_pairs", "country_rank"):
+        first = pd.read_parquet(study / "results" / "scores" / "tiny" / f"{probe}.parquet")
+        second = pd.read_parquet(per_probe_study / "results" / "scores" / "tiny" / f"{probe}.parquet")
+        pd.testing.assert_frame_equal(first, second, check_exact=True)
+        assert read_provenance(study / "results" / "scores" / "tiny" / f"{probe}.parquet")["seed"] == 1234
+
+
 def test_changing_one_probe_reruns_only_its_jobs(per_probe_study):
     change_country_rank(per_probe_study)
     result = run_snakemake(per_probe_study, "-n")

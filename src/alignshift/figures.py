@@ -190,6 +190,7 @@ def judge_trajectory(metrics: pd.DataFrame, config: dict):
             ax.errorbar(steps, y, yerr=err, color=colour, marker="o", ms=4, lw=1.5, elinewidth=0.6,
                         capsize=2, label=run)
         ax.axhline(10, color="grey", lw=0.6, ls="--")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylim(0, 20)
         ax.set_xlabel("optimizer step")
         ax.set_title(base, fontsize=9)
@@ -253,7 +254,6 @@ def judge_answers(metrics: pd.DataFrame, config: dict):
     total = sum(n_lines) + 1.5
     for (row, col), cell in table.get_celld().items():
         cell.set_height((1.5 if row == 0 else n_lines[row - 1] + 0.4) / total)
-        cell.get_text().set_va("top" if row else "center")
     ax.set_title("Sample answers (greedy unless sampling is configured); [judge score 0 left · 20 right]",
                  fontsize=9)
     return fig
@@ -454,7 +454,8 @@ def dialect_accuracy(metrics: pd.DataFrame, config: dict):
 @figure(inputs=["mcqa", "extractive_qa"], category="Multilingual")
 def multilingual_change(mcqa: pd.DataFrame, qa: pd.DataFrame, config: dict):
     """Paper fig. 4: change from the base model per language, Belebele accuracy and TyDiQA F1."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.9 + 0.45 * max(mcqa["model"].nunique(), 2)), squeeze=False)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 1.2 + 0.45 * max(mcqa["model"].nunique(), 2)), squeeze=False,
+                             layout="constrained")
     for ax, (table, value, title) in zip(axes[0], ((mcqa, "accuracy", "Belebele accuracy"),
                                                    (qa, "f1", "TyDiQA GoldP F1"))):
         aligned = table[table.get("delta_base").notna()] if "delta_base" in table else table.iloc[0:0]

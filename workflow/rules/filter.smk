@@ -2,6 +2,15 @@
 # prompt; the calibrated probability of "Yes" (from its log-probs of " Yes" / " No")
 # above `synthesis.<name>.threshold` keeps the post for synthesis.
 SYNTH = config.get("synthesis") or {}
+# a synthesized set is written where datasets are (results/data/<name>.parquet)
+if set(SYNTH) & set(config["datasets"]):
+    raise ValueError(f"synthesis names {sorted(set(SYNTH) & set(config['datasets']))} are also dataset names")
+for _name, _entry in SYNTH.items():
+    for _key in ("teacher", "posts"):
+        _known = REGISTRY if _key == "teacher" else config["datasets"]
+        if _entry[_key] not in _known:
+            raise ValueError(f"synthesis.{_name}.{_key}: {_entry[_key]!r} is not in the config's "
+                             f"{'models' if _key == 'teacher' else 'datasets'}")
 
 
 wildcard_constraints:

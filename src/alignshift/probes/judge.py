@@ -68,8 +68,9 @@ def load_judge(spec: dict, device: str | None = None):
 
 def judge_answers(spec: dict, answered: pd.DataFrame, judge, manifest: dict, cache) -> pd.DataFrame:
     """Score rows: one per (answer, score string), with the judge's log-probs."""
-    strings = score_strings(int(spec["scale_max"]), judge.spec.chat_template)
-    prompts = [format_prompt(judge.tokenizer, spec["judge_prompt"].format(answer=a), chat=judge.spec.chat_template,
+    chat = bool(judge.spec.chat_template and judge.tokenizer.chat_template)
+    strings = score_strings(int(spec["scale_max"]), chat)
+    prompts = [format_prompt(judge.tokenizer, spec["judge_prompt"].format(answer=a), chat=chat,
                              system=spec.get("judge_system_prompt")) for a in answered["answer"]]
     store = JsonlCache(cache)
     keys = [stable_hash({"judge": judge.revision, "prompt": p, "strings": strings}) for p in prompts]
