@@ -75,16 +75,7 @@ def load_questionnaire(path: str) -> pd.DataFrame:
 @loader("policy_stances")
 def load_policy_stances(path: str) -> pd.DataFrame:
     """Prompts with a left and a right answer (the same prompt, opposite stances)."""
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: line {line_no} is not valid JSON ({exc.msg})") from exc
-    df = pd.DataFrame(rows)
+    df = _read_jsonl(path)
     try:
         require_columns(df, ["id", "axis", "prompt", "left", "right"], path)
     except DataError as exc:

@@ -1,0 +1,74 @@
+"""Faults: a killed evaluation redoes only what it had not finished, and scoring that
+runs out of memory retries with smaller batches."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from alignshift import probes, scoring
+from conftest import REPO
+
+
+def questionnaire():
+    from alignshift import data
+
+    return {"questionnaire": data.prepare({"loader": "questionnaire", "path": str(REPO / "data/ideology/questionnaire.csv")})}
+
+
+def test_killed_evaluation_rescores_only_the_missing_prompts(tiny_lm, tmp_path, monkeypatch):
+    spec = probes.resolve_spec("ideology", {})
+    cache = tmp_path / "ideology.jsonl"
+    complete = probes.run("ideology", spec, questionnaire(), tiny_lm, progress=False)
+    n_prompts = complete["prompt_hash"].nunique()  # 40 statements x 2 listing orders
+
+    scored = []
+    original = scoring.score
+
+    def dies_after_two_chunks(model, tok, requests, **kwargs):
+        if len(scored) == 2:
+            raise KeyboardInterrupt("killed")
+        scored.append(len(requests))
+        return original(model, tok, requests, **kwargs)
+
+    monkeypatch.setattr(probes, "score", dies_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        probes.run("ideology", spec, questionnaire(), tiny_lm, cache=cache, chunk_prompts=16, progress=False)
+    assert scored == [16, 16]
+    # the torn write of a kill is skipped on reading
+    with open(cache, "a") as fh:
+        fh.write('{"key": "abc", "val')
+
+    scored.clear()
+    monkeypatch.setattr(probes, "score", lambda *a, **k: scored.append(len(a[2])) or original(*a, **k))
+    resumed = probes.run("ideology", spec, questionnaire(), tiny_lm, cache=cache, chunk_prompts=16, progress=False)
+    assert sum(scored) == n_prompts - 32  # only the prompts the killed run had not finished
+    pd.testing.assert_frame_equal(resumed, complete, check_exact=False, atol=1e-9)
+
+    scored.clear()
+    probes.run("ideology", {**spec, "prompt": spec["prompt"] + " "}, questionnaire(), tiny_lm, cache=cache,
+               chunk_prompts=16, progress=False)
+    assert sum(scored) == n_prompts  # a changed probe setting never reuses a stale score
+
+
+def test_out_of_memory_halves_the_batch_and_gives_the_same_scores(tiny_lm, monkeypatch):
+    requests = [scoring.ScoreRequest(f"Question {i}: which country?", (" France", " Japan", " Brazil"))
+                for i in range(12)]
+    expected = scoring.score(tiny_lm.model, tiny_lm.tokenizer, requests, max_row_tokens=32, max_batch_tokens=32 * 8)
+    decoder = tiny_lm.model.get_decoder()
+    batches = []
+    original_forward = decoder.forward
+
+    def small_memory(*args, **kwargs):
+        rows = kwargs["input_ids"].shape[0]
+        batches.append(rows)
+        if rows > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original_forward(*args, **kwargs)
+
+    monkeypatch.setattr(decoder, "forward", small_memory)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    got = scoring.score(tiny_lm.model, tiny_lm.tokenizer, requests, max_row_tokens=32, max_batch_tokens=32 * 8)
+    assert batches[0] > 2 and max(batches[batches.index(2):]) <= 2  # backed off, then stayed small
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g.logprob_sum, e.logprob_sum, atol=1e-5)
