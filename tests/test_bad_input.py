@@ -98,3 +98,24 @@ def test_hub_token_never_reaches_errors_or_outputs(tmp_path, monkeypatch, caplog
     assert secret not in str(failure.value)
     assert secret not in caplog.text
     assert not any(secret in p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_remote_code_runs_only_when_a_model_opts_in(tiny_model_dir, tmp_path, monkeypatch, opt_in):
+    import transformers
+
+    from alignshift.models import load
+
+    seen = {}
+    original = transformers.AutoModelForCausalLM.from_pretrained
+
+    def recording(path, **kwargs):
+        seen.update(kwargs)
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", recording)
+    entry = {"id": str(tiny_model_dir), "dtype": "float32", **({"trust_remote_code": True} if opt_in else {})}
+    spec = ModelSpec.from_config("m", entry)
+    load(fetch(spec, tmp_path / "out", tmp_path / "hub"), spec, device="cpu")
+    assert seen["trust_remote_code"] is opt_in
+    assert seen["use_safetensors"] is True  # pickle weights stay refused unless allow_pickle

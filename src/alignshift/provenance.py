@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-PACKAGES = ("alignshift", "torch", "transformers", "peft", "trl", "datasets", "pandas", "numpy", "scipy")
+PACKAGES = ("alignshift", "snakemake", "torch", "transformers", "peft", "trl", "datasets", "pandas", "numpy", "scipy")
 METADATA_KEY = b"alignshift"
 
 
@@ -47,3 +47,15 @@ def write_table(df: pd.DataFrame, path: str | Path, provenance: dict) -> None:
 def read_provenance(path: str | Path) -> dict:
     meta = pq.read_schema(path).metadata or {}
     return json.loads(meta.get(METADATA_KEY, b"{}"))
+
+
+def write_study_config(config: dict, out: str | Path) -> None:
+    """The study's config as the run resolved it (after --configfile / --config)."""
+    import yaml
+
+    Path(out).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
+def write_versions(versions: dict[str, str], out: str | Path) -> None:
+    rows = ["package\tversion", *(f"{name}\t{version}" for name, version in versions.items())]
+    Path(out).write_text("\n".join(rows) + "\n")

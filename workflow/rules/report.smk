@@ -1,11 +1,6 @@
 # What `snakemake --report results/report.html` shows besides the figures: the study's
 # config as this run resolved it (after --configfile / --config) and the software
 # versions. Both are cheap, so they run where snakemake runs (also under SLURM).
-import importlib.metadata
-from pathlib import Path
-
-import yaml
-
 from alignshift.provenance import library_versions
 
 
@@ -20,8 +15,14 @@ rule report_config:
     params:
         # a changed config rewrites it
         config=config,
-    run:
-        Path(output[0]).write_text(yaml.safe_dump(params.config, sort_keys=False, allow_unicode=True))
+    log:
+        "results/logs/report/study_config.log",
+    benchmark:
+        "results/benchmarks/report/study_config.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../scripts/report_config.py"
 
 
 rule report_versions:
@@ -29,7 +30,12 @@ rule report_versions:
         report("results/provenance/versions.tsv", caption="../report/versions.rst", category="Provenance"),
     params:
         # an upgraded library rewrites it
-        versions={**library_versions(), "snakemake": importlib.metadata.version("snakemake")},
-    run:
-        rows = ["package\tversion", *(f"{name}\t{version}" for name, version in params.versions.items())]
-        Path(output[0]).write_text("\n".join(rows) + "\n")
+        versions=library_versions(),
+    log:
+        "results/logs/report/versions.log",
+    benchmark:
+        "results/benchmarks/report/versions.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../scripts/report_versions.py"
