@@ -8,6 +8,7 @@ import pytest
 
 from alignshift import data, probes
 from alignshift.models import ModelLoadError, ModelSpec, check_safetensors, fetch
+from conftest import REPO
 
 
 def test_missing_column_is_named(tmp_path):
@@ -119,3 +120,16 @@ def test_remote_code_runs_only_when_a_model_opts_in(tiny_model_dir, tmp_path, mo
     load(fetch(spec, tmp_path / "out", tmp_path / "hub"), spec, device="cpu")
     assert seen["trust_remote_code"] is opt_in
     assert seen["use_safetensors"] is True  # pickle weights stay refused unless allow_pickle
+
+
+def test_fictional_control_can_be_a_subset_and_unknown_ids_are_named():
+    from alignshift.probes import country_pairs
+
+    bank = data.prepare({"loader": "scenarios", "path": str(REPO / "data/country_pairs/scenarios.yaml")})
+    spec = {**probes.resolve_spec("country_pairs", {}), "countries": ["USA", "China"]}
+    assert country_pairs.pairs({**spec, "fictional": ["Veldoria", "Lunavar", "Kestrania"]}, bank) == [
+        ("USA", "China", False), ("Veldoria", "Lunavar", True), ("Veldoria", "Kestrania", True),
+        ("Lunavar", "Kestrania", True)]
+    assert len(country_pairs.pairs(spec, bank)) == 1 + 6  # true: all four fictional countries
+    with pytest.raises(probes.ProbeError, match=r"probes\.country_pairs\.fictional: unknown \['Atlantis'\]"):
+        country_pairs.pairs({**spec, "fictional": ["Veldoria", "Atlantis"]}, bank)

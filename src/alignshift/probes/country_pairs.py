@@ -32,7 +32,12 @@ def pairs(spec: dict, bank: pd.DataFrame) -> list[tuple[str, str, bool]]:
         raise ProbeError(f"probes.country_pairs.countries: unknown {unknown}; the bank has {real}")
     out = [(x, y, False) for x, y in combinations(chosen, 2)]
     if spec["fictional"]:
-        fictional = list(dict.fromkeys(bank.loc[bank.kind == "fictional", "key"]))
+        known = list(dict.fromkeys(bank.loc[bank.kind == "fictional", "key"]))
+        # true: every fictional country of the bank; or a list of their ids
+        fictional = known if spec["fictional"] is True else spec["fictional"]
+        unknown = sorted(set(fictional) - set(known))
+        if unknown:
+            raise ProbeError(f"probes.country_pairs.fictional: unknown {unknown}; the bank has {known}")
         out += [(x, y, True) for x, y in combinations(fictional, 2)]
     return out
 
