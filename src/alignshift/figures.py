@@ -325,6 +325,17 @@ def geopolitics_home_shift(shifts: pd.DataFrame, config: dict):
     return fig
 
 
+def lab_panels(axes, columns):
+    """(ax, model, title) for each panel of a lab grid (a column per lab, base above,
+    post-trained below); panels a lab has no model for are switched off."""
+    for j, (label, models) in enumerate(columns):
+        for i, row in enumerate(axes[:, j]):
+            if i >= len(models):
+                row.axis("off")
+                continue
+            yield row, models[i], f"{label}: {models[i]}" if label != models[i] else label
+
+
 @figure(inputs=["country_pairs"], category="Geopolitics")
 def geopolitics_language(metrics: pd.DataFrame, config: dict):
     """Per model (a column per lab: base above, post-trained below): per-country
@@ -335,14 +346,9 @@ def geopolitics_language(metrics: pd.DataFrame, config: dict):
     languages = sorted(table["language"].unique())
     fig, axes = plt.subplots(n_rows, len(columns), figsize=(3.6 * len(columns), 3.2 * n_rows), sharey=True,
                              squeeze=False)
-    for j, (label, models) in enumerate(columns):
-        for i in range(n_rows):
-            ax = axes[i][j]
-            if i >= len(models):
-                ax.axis("off")
-                continue
-            _bars(ax, table[table["model"] == models[i]], "country", "language", languages)
-            ax.set_title(f"{label}: {models[i]}" if label != models[i] else label, fontsize=8)
+    for ax, model, title in lab_panels(axes, columns):
+        _bars(ax, table[table["model"] == model], "country", "language", languages)
+        ax.set_title(title, fontsize=8)
     axes[0][0].set_ylabel("favourability (mean log-odds, 95% CI)")
     axes[0][0].legend(title="prompt language", fontsize=7)
     fig.suptitle("Country favourability by prompt language (EN / FR / ZH)")
@@ -362,24 +368,19 @@ def geopolitics_pairs(pairs: pd.DataFrame, config: dict):
     fig, axes = plt.subplots(n_rows, len(columns), figsize=(3.3 * len(columns) + 1, 3.3 * n_rows), squeeze=False,
                              layout="constrained")
     image = None
-    for j, (label, models) in enumerate(columns):
-        for i in range(n_rows):
-            ax = axes[i][j]
-            if i >= len(models):
-                ax.axis("off")
-                continue
-            matrix = (table[table["model"] == models[i]]
-                      .pivot_table(index="country", columns="opponent", values="log_odds", aggfunc="first")
-                      .reindex(index=countries, columns=countries))
-            image = ax.imshow(matrix.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit)
-            for r in range(len(countries)):
-                for c in range(len(countries)):
-                    value = matrix.iat[r, c]
-                    if np.isfinite(value):
-                        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=5)
-            ax.set_xticks(range(len(countries)), countries, rotation=90, fontsize=6)
-            ax.set_yticks(range(len(countries)), countries, fontsize=6)
-            ax.set_title(f"{label}: {models[i]}" if label != models[i] else label, fontsize=7)
+    for ax, model, title in lab_panels(axes, columns):
+        matrix = (table[table["model"] == model]
+                  .pivot_table(index="country", columns="opponent", values="log_odds", aggfunc="first")
+                  .reindex(index=countries, columns=countries))
+        image = ax.imshow(matrix.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit)
+        for r in range(len(countries)):
+            for c in range(len(countries)):
+                value = matrix.iat[r, c]
+                if np.isfinite(value):
+                    ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=5)
+        ax.set_xticks(range(len(countries)), countries, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(countries)), countries, fontsize=6)
+        ax.set_title(title, fontsize=7)
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="mean log-odds, row over column")
     fig.suptitle("Which country acted more justifiably? Pair log-odds per model")
