@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from alignshift.analysis import country_rank
-from conftest import SHARED
+from conftest import REPO, SHARED
 
 ASKREDDIT = SHARED / "reference" / "askreddit"
 
@@ -40,3 +40,30 @@ def test_gallup_correlation_reproduces_the_paper(year, expected):
                                              ASKREDDIT / "gallup_us_favorability_order.csv", year)
     assert round(rho, 3) == expected
     assert p < 1e-5
+
+
+def test_world_map_matches_study_names_and_reports_small_countries():
+    from alignshift import world_map
+
+    world = world_map.countries()
+    names = pd.read_csv(REPO / "data" / "country_rank" / "countries.csv")["country"]
+    values, missing = world_map.match_countries(pd.Series(range(len(names)), index=names), world)
+    assert missing == ["Samoa", "Singapore"]  # islands below the 1:110m scale
+    assert values["United States of America"] == names.tolist().index("United States")
+    assert len(values) == len(names) - 2
+
+
+def test_country_rank_map_colours_each_country_by_its_scaled_mean_rank():
+    from alignshift import figures
+
+    metrics = pd.DataFrame({"model": ["base"] * 4 + ["tuned"] * 4,
+                            "country": ["United States", "France", "Ivory Coast", "Singapore"] * 2,
+                            "mean_rank": [1.0, 2.5, 4.0, 3.0, 4.0, 1.0, 2.0, 3.0]})
+    fig = figures.country_rank_map(metrics, {})
+    maps = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in maps] == ["base", "tuned"]
+    # the second collection of a panel holds the ranked countries; its colour values are
+    # the mean ranks scaled to 0..1 over the 4 ranked countries (Singapore has no polygon)
+    coloured = sorted(set(maps[0].collections[1].get_array().round(6)))
+    assert coloured == [0.0, 0.5, 1.0]
+    assert "Singapore" in fig.get_supxlabel()

@@ -223,7 +223,7 @@ FAMILY = {"llama-2-7b": "llama", "llama-2-7b-chat": "llama", "tulu-2-7b": "llama
           "zephyr-7b-beta": "mistral", "openchat-3.5": "mistral", "starling-lm-7b-alpha": "mistral",
           "qwen1.5-7b": "qwen2", "qwen1.5-7b-chat": "qwen2", "starling-rm-7b-alpha": "reward"}
 FIGURES = ["country_rewards", "dialect_accuracy", "multilingual_change", "opinion_similarity",
-           "country_rank_correlation"]
+           "country_rank_correlation", "country_rank_map"]
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def study(tiny_model_dir, tmp_path_factory):
 
 def test_every_figure_is_built(study):
     for name in ("ideology_trajectory", "country_pairs_favourability", "country_pairs_language",
-                 "country_rank_correlation"):
+                 "country_rank_correlation", "country_rank_map"):
         for ext in ("pdf", "png"):
             path = study / "results" / "figures" / f"{name}.{ext}"
             assert path.stat().st_size > 5000, path
@@ -142,7 +142,8 @@ def test_changing_one_probe_reruns_only_its_jobs(per_probe_study):
     # report_config: the report's copy of the resolved config (workflow/rules/report.smk)
     assert {rule for rule, _ in jobs} == {"evaluate", "analyze", "analyze_rank_correlation", "figure", "all",
                                           "report_config"}
-    assert [w for rule, w in jobs if rule == "figure"] == ["wildcards: figure=country_rank_correlation"]
+    assert sorted(w for rule, w in jobs if rule == "figure") == ["wildcards: figure=country_rank_correlation",
+                                                                 "wildcards: figure=country_rank_map"]
 
 
 def cache_lines(workdir: Path) -> dict[str, int]:

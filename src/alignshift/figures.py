@@ -170,6 +170,41 @@ def country_rank_correlation(metrics: pd.DataFrame, config: dict):
     return fig
 
 
+@figure(inputs=["country_rank"], category="Countries")
+def country_rank_map(metrics: pd.DataFrame, config: dict):
+    """Mean country rank on a world map, one panel per model (paper fig. 1's map)."""
+    from .world_map import countries, match_countries
+
+    world = countries()
+    world = world[world["name"] != "Antarctica"]  # unranked, and a fifth of the map's height
+    models = _lineage_order(metrics)
+    cols = min(3, len(models))
+    rows = -(-len(models) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols + 1.2, 0.5 + 2.2 * rows), squeeze=False,
+                             layout="constrained")
+    cmap = plt.get_cmap("RdYlBu")  # blue = favoured (low rank), red = disfavoured
+    missing: set[str] = set()
+    for ax, model in zip(axes.flat, models):
+        part = metrics[metrics["model"] == model].set_index("country")["mean_rank"]
+        # rank scaled to 0 (always first) .. 1 (always last), so models ranking different
+        # numbers of countries share one colour scale
+        scaled = (part - 1) / max(len(part) - 1, 1)
+        values, absent = match_countries(scaled, world)
+        missing.update(absent)
+        world.plot(ax=ax, color="0.88", edgecolor="white", linewidth=0.2)
+        world.assign(value=world["name"].map(values)).dropna(subset=["value"]).plot(
+            ax=ax, column="value", cmap=cmap.reversed(), vmin=0, vmax=1, edgecolor="white", linewidth=0.2)
+        ax.set_title(model, fontsize=9)
+        ax.set_axis_off()
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap=cmap.reversed()), ax=axes,
+                 shrink=min(0.9, 0.45 * rows + 0.3), label="mean rank, scaled\n(0 = first on every question, 1 = last)")
+    if missing:
+        fig.supxlabel("Too small for the 1:110m map: " + ", ".join(sorted(missing)), fontsize=7, wrap=True)
+    return fig
+
+
 @figure(inputs=["judge"], category="Ideology")
 def judge_trajectory(metrics: pd.DataFrame, config: dict):
     """Judge score (0 far left .. 20 far right) vs optimizer step, one panel per base
