@@ -6,11 +6,9 @@ every job can also be run and tested without Snakemake.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,33 +16,10 @@ import pandas as pd
 from . import data as datasets
 from . import probes, registry
 from .models import ModelSpec, fetch, load
-from .provenance import library_versions, read_provenance, stable_hash, write_table
+from .logs import logged  # noqa: F401  (the rules' scripts use jobs.logged)
+from .provenance import read_provenance, stable_hash, write_table
 
 log = logging.getLogger("alignshift")
-
-
-@contextlib.contextmanager
-def logged(log_path: str | Path | None):
-    """Log to the job's log file and to the terminal; record any failure in the log."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_path:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root = logging.getLogger()
-    for h in handlers:
-        h.setFormatter(fmt)
-        root.addHandler(h)
-    root.setLevel(logging.INFO)
-    try:
-        yield
-    except BaseException:
-        log.exception("job failed")
-        raise
-    finally:
-        for h in handlers:
-            root.removeHandler(h)
-            h.close()
 
 
 def set_threads(threads: int | None) -> None:

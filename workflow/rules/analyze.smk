@@ -1,7 +1,7 @@
 # Per-probe metrics with 95% bootstrap confidence intervals.
 rule analyze:
     input:
-        lambda w: scores(w.probe),
+        lambda w: analysis_scores(w.probe),
     output:
         "results/metrics/{probe}.csv",
     params:

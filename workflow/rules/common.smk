@@ -1,6 +1,7 @@
 import re
 from pathlib import Path
 
+from alignshift import cfmatch as cfmatch_classifier
 from alignshift import figures
 from alignshift import registry as reg
 from alignshift.probes import evaluation_spec, resolve_spec
@@ -13,6 +14,9 @@ RUNS = config.get("finetune") or {}
 PROBES = list(config["probes"])
 # what evaluation sees: analysis-only settings are left out, so they never trigger rescoring
 PROBE_SPECS = {probe: evaluation_spec(resolve_spec(probe, config["probes"][probe])) for probe in PROBES}
+# CFMatch judges extractive_qa answers in a rule of its own (workflow/rules/cfmatch.smk)
+CFMATCH = config.get("cfmatch") or {}
+CFMATCH_COMMIT = CFMATCH.get("commit", cfmatch_classifier.DEFAULT_COMMIT)
 # one evaluation job per model (loads it once for every probe) or per (model, probe)
 EVAL_PER_MODEL = (config.get("evaluation") or {}).get("job_per", "model") == "model"
 
@@ -79,6 +83,14 @@ def evaluate_inputs(wildcards):
 
 def scores(probe, models=None):
     return [f"results/scores/{m}/{probe}.parquet" for m in (models or MODELS)]
+
+
+def analysis_scores(probe):
+    """What a probe's analysis reads: its score tables, or for extractive_qa with
+    CFMatch enabled the same tables with a `cfmatch` column."""
+    if probe == "extractive_qa" and CFMATCH.get("enabled"):
+        return scores("extractive_qa_cfmatch")
+    return scores(probe)
 
 
 def all_targets():

@@ -1,4 +1,5 @@
-"""TyDiQA GoldP: SQuAD F1 (and exact match) per language, with changes from parent and base."""
+"""TyDiQA GoldP: accuracy by CFMatch (the paper's metric, when the study runs it) and
+SQuAD F1 per language, with changes from parent and base; exact match alongside."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ import pandas as pd
 from .stats import bootstrap_mean_ci, item_metrics_by_group
 
 
+def measures(scores: pd.DataFrame) -> list[str]:
+    """CFMatch first when the scores carry it (rule cfmatch), then SQuAD F1."""
+    has_cfmatch = "cfmatch" in scores and scores["cfmatch"].notna().any()
+    return ["cfmatch", "f1"] if has_cfmatch else ["f1"]
+
+
 def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+    """One row per (measure, model, language): `value` with its CI and paired changes.
+    Benjamini-Hochberg runs within a measure (one figure panel's comparisons)."""
     if scores.empty or "f1" not in scores:
         return pd.DataFrame()
     scores = scores[scores["f1"].notna()]
-    table = item_metrics_by_group(scores[["model", "item", "language", "f1"]], "f1", "language", baselines, seed)
+    table = pd.concat([
+        item_metrics_by_group(scores[["model", "item", "language", m]].rename(columns={m: "value"}), "value",
+                              "language", baselines, seed).assign(measure=m)
+        for m in measures(scores)], ignore_index=True)
     em = scores.groupby(["model", "language"], sort=False)["em"]
     extra = em.agg(em="mean").reset_index()
     ci = em.apply(lambda v: bootstrap_mean_ci(v.to_numpy(), seed=seed))

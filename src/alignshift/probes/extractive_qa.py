@@ -57,8 +57,8 @@ def prompts(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
         demo = demonstration(q.id, pools[q.language], spec["demo_seed"])
         text = spec["prompt"].format(demo_context=demo.context, demo_question=demo.question,
                                      demo_answer=list(demo.answers)[0], context=q.context, question=q.question)
-        rows.append({"item": q.id, "language": q.language, "prompt": fmt(text), "gold": list(q.answers),
-                     "demo_id": demo.id})
+        rows.append({"item": q.id, "language": q.language, "question": q.question, "prompt": fmt(text),
+                     "gold": list(q.answers), "demo_id": demo.id})
     return pd.DataFrame(rows)
 
 

@@ -1,0 +1,108 @@
+"""CFMatch (Li et al. 2024), the answer-equivalence metric the paper scores TyDiQA with.
+
+The judgement is qa-metrics' own `CFMatcher.cf_match(golds, answer, question)`: a linear
+classifier over TF-IDF features of "[CLS] answer [SEP] gold [SEP] question [SEP]" plus
+the answer's token F1, precision and recall against each gold answer; the answer is
+correct if any gold answer's pair is classified "correct".
+
+Two things keep it out of the main environment: qa-metrics pins scikit-learn 1.3.2,
+which needs numpy < 2 (the stack pins numpy 2.x), and its classifier is not in the
+wheel but fetched from the package's GitHub repository at run time. So the `cfmatch`
+rule runs in its own environment (envs/cfmatch.yaml), and the classifier is downloaded
+by its own rule at a pinned commit into resources/, its sha256 checked and recorded.
+This module imports only pandas, pyarrow and qa-metrics' dependencies, so it runs there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import urllib.request
+from pathlib import Path
+
+log = logging.getLogger("alignshift")
+
+# the classifier qa-metrics 0.1.42 downloaded on its release day (2024-03-30); the
+# paper does not say which one it used (see config/README.md)
+DEFAULT_COMMIT = "c82d23f92c77dea67f3075bf53e69e1014c4bc79"
+URL = "https://github.com/zli12321/qa_metrics/raw/{commit}/qa_metrics/classifier/{name}"
+# local file name -> name in the repository (what CFMatcher itself downloads)
+FILES = {"lr_classifier.pkl": "lr_classifier", "tf-idf_vectorizer.pkl": "tf-idf_vectorizer"}
+KNOWN_SHA256 = {
+    DEFAULT_COMMIT: {
+        "lr_classifier.pkl": "8ec625ee80ac926d7654ba42c24224e1b734beaf16d7a17fb824a66748e4b0ef",
+        "tf-idf_vectorizer.pkl": "cf9e0a7c6ebc3572fb626c68e7d26c6410229f660d908a5b7983e6dd6d01aff2",
+    },
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def fetch_classifier(commit: str, out_dir: str | Path, url: str = URL) -> dict:
+    """Download the classifier files of `commit` into `out_dir` and write their
+    provenance (`classifier.json`). A file whose sha256 differs from the one known for
+    the commit is an error, and nothing is left behind."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    expected = KNOWN_SHA256.get(commit, {})
+    digests = {}
+    for local, remote in FILES.items():
+        source = url.format(commit=commit, name=remote)
+        tmp = out_dir / f".{local}.part"
+        with urllib.request.urlopen(source, timeout=120) as response:
+            tmp.write_bytes(response.read())
+        digests[local] = sha256(tmp)
+        if local in expected and digests[local] != expected[local]:
+            tmp.unlink()
+            raise ValueError(f"CFMatch classifier {source}: sha256 {digests[local]} is not the pinned "
+                             f"{expected[local]}")
+        tmp.replace(out_dir / local)
+        log.info("CFMatch classifier: %s -> %s (sha256 %s)", source, out_dir / local, digests[local])
+    provenance = {"commit": commit, "url": url, "sha256": digests}
+    (out_dir / "classifier.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    return provenance
+
+
+def matcher(classifier_dir: str | Path):
+    """qa-metrics' CFMatcher on the pinned classifier files. Its own constructor fetches
+    the newest classifier from GitHub into site-packages; the pinned one is used instead.
+    Loading unpickles both files: they come from the pinned commit with checked sha256."""
+    import joblib
+    from qa_metrics.cfm import CFMatcher
+
+    classifier_dir = Path(classifier_dir)
+    cfm = CFMatcher.__new__(CFMatcher)
+    cfm.model = joblib.load(classifier_dir / "lr_classifier.pkl")
+    cfm.tokenizer = joblib.load(classifier_dir / "tf-idf_vectorizer.pkl")
+    return cfm
+
+
+def judge(scores_path: str | Path, classifier_dir: str | Path, out: str | Path) -> None:
+    """Add a `cfmatch` column (1.0 correct, 0.0 not) to an extractive_qa score table."""
+    import importlib.metadata as md
+
+    import pandas as pd
+
+    from .provenance import read_provenance, write_table
+
+    scores = pd.read_parquet(scores_path)
+    evaluated = read_provenance(scores_path)
+    if not scores.empty and "question" not in scores:
+        raise ValueError(f"{scores_path} has no `question` column (written before CFMatch support): "
+                         "delete it and rerun its evaluation")
+    if scores.empty:  # reward models have no extractive_qa rows
+        verdicts = []
+    else:
+        cfm = matcher(classifier_dir)
+        verdicts = [float(cfm.cf_match([str(g) for g in golds], answer, question))
+                    for golds, answer, question in zip(scores["gold"], scores["answer"], scores["question"])]
+    classifier = json.loads((Path(classifier_dir) / "classifier.json").read_text())
+    provenance = {**{k: v for k, v in evaluated.items() if k != "versions"},
+                  "evaluation_versions": evaluated.get("versions"),
+                  "cfmatch": {**classifier, "qa_metrics": md.version("qa-metrics"),
+                              "scikit_learn": md.version("scikit-learn")}}
+    write_table(scores.assign(cfmatch=pd.Series(verdicts, index=scores.index, dtype=float)), out, provenance)
+    log.info("CFMatch: %d answers, %d correct -> %s", len(verdicts), int(sum(verdicts)), out)

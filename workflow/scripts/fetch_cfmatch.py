@@ -1,0 +1,7 @@
+from pathlib import Path
+
+from alignshift import cfmatch
+from alignshift.logs import logged
+
+with logged(snakemake.log[0]):
+    cfmatch.fetch_classifier(snakemake.params.commit, Path(snakemake.output.provenance).parent)
