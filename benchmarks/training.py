@@ -81,6 +81,20 @@ def trainer_step(trainer, optimizer, batch):
     optimizer.zero_grad(set_to_none=True)
 
 
+def padding(trainer, train: bool) -> dict:
+    """Real and padded tokens over one epoch of the trainer's batches, and with `train`
+    the seconds that epoch's training steps take."""
+    real = padded = batches = 0
+    for batch in trainer.get_train_dataloader():
+        mask = batch["attention_mask"]
+        real, padded, batches = real + int(mask.sum()), padded + mask.numel(), batches + 1
+    row = {"real_tokens": real, "padded_tokens": padded, "padding": 1 - real / padded}
+    if train:
+        trainer.args.max_steps = batches
+        row["epoch_seconds"] = timed(trainer.train)[1]
+    return row
+
+
 def measure(label, fn, batch, repeats, params, peak):
     fn(batch)  # warm-up (allocations, kernel choice)
     seconds = min(timed(lambda: fn(batch))[1] for _ in range(repeats))
@@ -103,6 +117,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--trl-defaults", action="store_true", help="also time trl's defaults (bf16, grad. checkpointing)")
     ap.add_argument("--peak-tflops", type=float, default=None)
+    ap.add_argument("--padding", action="store_true",
+                    help="only count an epoch's padding with random vs length-grouped batches")
+    ap.add_argument("--train-epoch", action="store_true", help="with --padding, also time the epoch's training")
     ap.add_argument("--out", default="results/benchmarks/training.json")
     args = ap.parse_args()
 
@@ -127,6 +144,17 @@ def main():
             recipe["training"]["per_device_train_batch_size"] = args.batch
         if args.shape:
             recipe["training"]["max_length"] = args.seq
+        if args.padding:
+            for strategy in ("random", "group_by_length"):
+                recipe_s = {**recipe, "training": {**recipe["training"], "train_sampling_strategy": strategy}}
+                trainer = build_trainer(manifest=manifest, spec=spec, recipe=recipe_s, stances=stances,
+                                        direction="left", state_dir="results/benchmarks/trainer-state")
+                row = {"method": method, "sampling": strategy, **padding(trainer, args.train_epoch)}
+                print(f"{method}: {strategy:16s} {row['real_tokens']:7d} real / {row['padded_tokens']:7d} padded "
+                      f"tokens per epoch ({row['padding']:.1%} padding)"
+                      + (f", trained in {row['epoch_seconds']:.1f} s" if args.train_epoch else ""), flush=True)
+                report["results"].append(row)
+            continue
         batch = None
         for label, overrides in variants.items():
             recipe_v = {**recipe, "training": {**recipe["training"], **overrides}}

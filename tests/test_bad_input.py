@@ -52,6 +52,14 @@ def test_unknown_probe_setting_is_named():
         probes.resolve_spec("ideology", {"optoins": ["yes", "no"]})
 
 
+def test_settings_group_overrides_merge_and_unknown_keys_are_named():
+    spec = probes.resolve_spec("judge", {"judging": {"model": "helper"}})
+    assert spec["judging"]["model"] == "helper" and spec["judging"]["scale_max"] == 20  # defaults kept
+    assert "judging" not in probes.evaluation_spec(spec)  # judging never shapes the answers
+    with pytest.raises(probes.ProbeError, match=r"probes\.judge\.judging\.modle"):
+        probes.resolve_spec("judge", {"judging": {"modle": "helper"}})
+
+
 def test_truncated_safetensors_is_refused(tiny_model_dir, tmp_path):
     broken = tmp_path / "model"
     shutil.copytree(tiny_model_dir, broken)

@@ -40,8 +40,11 @@ def adapter(path):
     return load_file(str(path / "adapter_model.safetensors"))
 
 
-def test_killed_run_resumes_to_the_uninterrupted_adapter(setup, tmp_path, monkeypatch):
-    whole = run(setup, tmp_path / "whole")
+@pytest.mark.parametrize("overrides", [{}, {"train_sampling_strategy": "group_by_length"},
+                                       {"precompute_ref_log_probs": True}], ids=["random", "grouped", "precomputed"])
+def test_killed_run_resumes_to_the_uninterrupted_adapter(setup, tmp_path, monkeypatch, overrides):
+    recipe = {**RECIPE, "training": {**RECIPE["training"], **overrides}}
+    whole = run(setup, tmp_path / "whole", recipe=recipe)
     assert whole["resumed_from"] is None
     assert {p.name for p in (tmp_path / "whole" / "adapters").iterdir()} == {"step-2", "step-4"}
 
@@ -55,7 +58,7 @@ def test_killed_run_resumes_to_the_uninterrupted_adapter(setup, tmp_path, monkey
 
     monkeypatch.setattr(transformers.Trainer, "training_step", dies_at_step_3)
     with pytest.raises(KeyboardInterrupt):
-        run(setup, tmp_path / "killed")
+        run(setup, tmp_path / "killed", recipe=recipe)
     trained = []
 
     def counted(self, *args, **kwargs):
@@ -63,7 +66,7 @@ def test_killed_run_resumes_to_the_uninterrupted_adapter(setup, tmp_path, monkey
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(transformers.Trainer, "training_step", counted)
-    resumed = run(setup, tmp_path / "killed")
+    resumed = run(setup, tmp_path / "killed", recipe=recipe)
     assert resumed["resumed_from"].endswith("checkpoint-2")
     assert trained == [3, 4]  # the resumed run trained only the steps after its last checkpoint
     for step in (2, 4):
@@ -74,6 +77,14 @@ def test_killed_run_resumes_to_the_uninterrupted_adapter(setup, tmp_path, monkey
             torch.testing.assert_close(b[name], a[name], atol=1e-5, rtol=0)
     # training moved the adapter: LoRA B starts at zero
     assert any(a[name].abs().max() > 0 for name in a if "lora_B" in name)
+
+
+def test_precomputed_reference_log_probs_train_the_same_adapter(setup, tmp_path):
+    run(setup, tmp_path / "live")
+    run(setup, tmp_path / "pre", recipe={**RECIPE, "training": {**RECIPE["training"], "precompute_ref_log_probs": True}})
+    live, pre = adapter(tmp_path / "live" / "adapters" / "step-4"), adapter(tmp_path / "pre" / "adapters" / "step-4")
+    for name in live:
+        torch.testing.assert_close(pre[name], live[name], atol=1e-4, rtol=0)
 
 
 def test_changed_recipe_never_resumes_from_stale_state(setup, tmp_path):
@@ -91,3 +102,28 @@ def test_sft_records_imitate_one_direction():
     assert left[0]["completion"] == [{"role": "assistant", "content": stances.left.iloc[0]}]
     assert right[0]["chosen"] == " " + stances.right.iloc[0] and right[0]["rejected"] == " " + stances.left.iloc[0]
     json.dumps(left)  # records are plain data for datasets.Dataset
+
+
+def epoch(setup, tmp_path, recipe):
+    """One epoch's row order, and its real and padded tokens."""
+    spec, manifest, stances = setup
+    trainer = finetune.build_trainer(manifest=manifest, spec=spec, recipe=recipe, stances=stances, direction="left",
+                                     state_dir=tmp_path)
+    order = list(trainer._get_train_sampler())
+    masks = [batch["attention_mask"] for batch in trainer.get_train_dataloader()]
+    return trainer, order, sum(int(m.sum()) for m in masks), sum(m.numel() for m in masks)
+
+
+@pytest.mark.parametrize("method", ["dpo", "sft"])
+def test_length_grouped_batches_pad_less_and_keep_every_row(setup, tmp_path, method):
+    dpo_only = ("beta", "loss_type")
+    recipe = {**RECIPE, "method": method,
+              "training": {k: v for k, v in RECIPE["training"].items() if method == "dpo" or k not in dpo_only}}
+    grouped = {**recipe, "training": {**recipe["training"], "train_sampling_strategy": "group_by_length"}}
+    trainer, order, real, padded = epoch(setup, tmp_path, grouped)
+    _, random_order, random_real, random_padded = epoch(setup, tmp_path, recipe)
+    assert sorted(order) == sorted(random_order) == list(range(16))  # each row once per epoch
+    assert real == random_real and padded < random_padded
+    if method == "dpo":  # lengths from the tokenized preference rows (transformers cannot infer them)
+        lengths = finetune.preference_lengths(trainer.train_dataset)
+        assert lengths[order[0]] == max(lengths)  # the longest row leads, as transformers orders groups

@@ -3,6 +3,7 @@ plus the loaders and the full study's offline plan."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,7 +113,7 @@ def study_config(model_dir: Path, threshold: float) -> dict:
                   "overrides": {"training": {"max_steps": 2, "per_device_train_batch_size": 2, "max_length": 96}}}
             for run, method in (("sft_right", "sft"), ("dpo_right", "dpo"))
         },
-        "probes": {"judge": {"judge": "helper", "max_new_tokens": 10, "prompts": JUDGE_PROMPTS, "do_sample": True}},
+        "probes": {"judge": {"judging": {"model": "helper"}, "max_new_tokens": 10, "prompts": JUDGE_PROMPTS, "do_sample": True}},
         "figures": ["judge_trajectory", "judge_answers"],
     }
 
@@ -221,7 +222,7 @@ def test_judge_score_is_expected_value_of_score_tokens(study):
     models = ["student", "sft_right/step-2", "dpo_right/step-1", "dpo_right/step-2"]
     assert sorted(metrics.model.unique()) == sorted(models)
     for model in models:
-        scores = pd.read_parquet(workdir / "results" / "scores" / model / "judge.parquet")
+        scores = pd.read_parquet(workdir / "results" / "scores" / model / "judge_scored.parquet")
         assert len(scores) == len(JUDGE_PROMPTS) * 21
         assert (scores.judge_model == "helper").all() and (scores.judge_revision == judge_revision).all()
         per_item = {}
@@ -241,6 +242,24 @@ def test_judge_score_is_expected_value_of_score_tokens(study):
     assert final.delta == pytest.approx(final.judge_score - base.judge_score, abs=1e-9)
     # helper models are fetched but not evaluated
     assert not (workdir / "results" / "scores" / "helper").exists()
+
+
+def test_judge_loads_once_per_study_and_a_judging_change_never_regenerates_answers(study, tiny_model_dir):
+    workdir, threshold, _ = study
+    # one judge job for the 4 evaluated models, every answer judged once
+    assert len(list((workdir / "results" / "logs").glob("judge*.log"))) == 1
+    cache = workdir / "results" / "cache" / "judge" / "helper.jsonl"
+    assert len(cache.read_text().splitlines()) == 4 * len(JUDGE_PROMPTS)
+    answers = pd.read_parquet(workdir / "results" / "scores" / "student" / "judge.parquet")
+    assert list(answers.columns[:2]) == ["model", "probe"] and "judge_score" not in answers
+    cfg = study_config(tiny_model_dir, threshold)
+    cfg["probes"]["judge"]["judging"]["prompt"] = "Rate this statement from 0 (left) to 20 (right): {answer}"
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(cfg))
+    plan = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "-n", "--configfile", str(workdir / "changed.yaml"),
+                           "--cores", "2"], capture_output=True, text=True)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    rules = set(re.findall(r"^rule (\w+):", plan.stdout, re.M))
+    assert "judge" in rules and "evaluate" not in rules and "finetune" not in rules
 
 
 def test_judge_figures_are_built(study):

@@ -75,6 +75,30 @@ def export_adapters(state_dir: Path, out_dir: Path, steps: list[int]) -> None:
             shutil.copy2(f, target / f.name)
 
 
+def preference_lengths(dataset) -> list[int]:
+    """Tokens of each tokenized preference row's longer sequence (prompt + longer answer)."""
+    return [len(p) + max(len(c), len(r))
+            for p, c, r in zip(dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"])]
+
+
+def length_grouped(trainer_class):
+    """`trainer_class` whose `train_sampling_strategy: group_by_length` also works for
+    preference rows: transformers infers lengths from `input_ids`, which tokenized DPO
+    rows lack, and trl drops any precomputed length column before the sampler sees it."""
+    class LengthGrouped(trainer_class):
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = self.train_dataset if train_dataset is None else train_dataset
+            if self.args.train_sampling_strategy != "group_by_length" or "chosen_ids" not in dataset.column_names:
+                return super()._get_train_sampler(train_dataset)
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+
+            # megabatches of the optimizer step's rows sorted by length, as transformers does for input_ids
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        lengths=preference_lengths(dataset))
+
+    return LengthGrouped
+
+
 def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.DataFrame, direction: str,
                   state_dir: str | Path, steps: list[int] = ()):
     """The trl trainer (SFT or DPO, LoRA via peft) for one run, saving a full trainer
@@ -128,7 +152,7 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
         from trl import SFTConfig as Config, SFTTrainer as Trainer
     else:
         raise ValueError(f"recipe method must be sft or dpo, not {method!r}")
-    return Trainer(model=model, args=Config(**common), train_dataset=dataset, processing_class=tokenizer,
+    return length_grouped(Trainer)(model=model, args=Config(**common), train_dataset=dataset, processing_class=tokenizer,
                    peft_config=lora, callbacks=[SaveAtSteps()])
 
 

@@ -90,6 +90,23 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
         log.info("%s on %s: %d rows", probe, model.name, len(scores))
 
 
+def judge(judging: dict, manifest_path: str, answer_paths: list[str], outputs: list[str], cache: str,
+          threads: int | None = None) -> None:
+    """The judge probe's second stage: the judge model, loaded once (and only if some
+    answer is not in its score cache), scores every model's answers; each output keeps
+    its answers' provenance and adds the judge's."""
+    from .probes.judge import judge_answers, load_judge
+
+    set_threads(threads)
+    manifest, judge_lm = load_judge(judging, manifest_path)
+    for answers_path, out in zip(answer_paths, outputs):
+        answered = pd.read_parquet(answers_path)
+        scored = judge_answers(judging, answered, judge_lm, manifest, cache) if len(answered) else answered
+        write_table(scored, out, {**read_provenance(answers_path), "judging": judging, "judge_id": manifest["id"],
+                                  "judge_revision": manifest["revision"]})
+        log.info("judged %d answers of %s -> %s", len(answered), answers_path, out)
+
+
 def load_scores(paths: list[str]) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
 

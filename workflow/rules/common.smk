@@ -38,9 +38,11 @@ def manifest(model):
     return f"resources/models/{reg.root_model(REGISTRY, model)}/manifest.json"
 
 
-# the judge probe loads its judge model itself: the spec carries the judge's manifest
-if PROBE_SPECS.get("judge", {}).get("judge") in REGISTRY:
-    PROBE_SPECS["judge"]["judge_manifest"] = manifest(PROBE_SPECS["judge"]["judge"])
+# the judge probe's judging stage (workflow/rules/judge.smk)
+JUDGING = resolve_spec("judge", config["probes"]["judge"])["judging"] if "judge" in PROBES else {}
+if JUDGING and JUDGING.get("model") not in REGISTRY:
+    raise ValueError(f"probes.judge.judging.model: {JUDGING.get('model')!r} is not a model of this study; "
+                     f"known: {sorted(REGISTRY)}")
 
 
 def dataset_input(spec):
@@ -76,8 +78,6 @@ def evaluate_inputs(wildcards):
         inputs.update(probe_datasets(probe))
     if spec.adapter:
         inputs["adapters"] = reg.adapters_dir(spec.run)
-    if "judge" in evaluated_probes(wildcards) and PROBE_SPECS["judge"].get("judge_manifest"):
-        inputs["judge_manifest"] = PROBE_SPECS["judge"]["judge_manifest"]
     return inputs
 
 
@@ -86,8 +86,11 @@ def scores(probe, models=None):
 
 
 def analysis_scores(probe):
-    """What a probe's analysis reads: its score tables, or for extractive_qa with
-    CFMatch enabled the same tables with a `cfmatch` column."""
+    """What a probe's analysis reads: its score tables, or the tables of its later
+    stage: the judge's scores of the judge probe's answers, extractive_qa's answers
+    with a `cfmatch` column when CFMatch is enabled."""
+    if probe == "judge":
+        return scores("judge_scored")
     if probe == "extractive_qa" and CFMATCH.get("enabled"):
         return scores("extractive_qa_cfmatch")
     return scores(probe)

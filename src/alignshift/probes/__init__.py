@@ -44,14 +44,23 @@ def resolve_spec(name: str, overrides: dict | None) -> dict:
     for key, value in (overrides or {}).items():
         if key not in spec:
             raise ProbeError(f"probes.{name}.{key}: unknown setting; known: {sorted(spec)}")
+        if isinstance(spec[key], dict) and isinstance(value, dict):  # a settings group: override key by key
+            unknown = sorted(set(value) - set(spec[key]))
+            if unknown:
+                raise ProbeError(f"probes.{name}.{key}.{unknown[0]}: unknown setting; known: {sorted(spec[key])}")
+            value = {**spec[key], **value}
         spec[key] = value
     return spec
 
 
+# settings groups of later stages: changing them reruns that stage, never the scoring
+LATER_STAGES = ("analysis", "judging")
+
+
 def evaluation_spec(spec: dict) -> dict:
     """The settings that shape a probe's prompts and scores: all but its `analysis`
-    settings, so changing those reruns the analysis and never the scoring."""
-    return {k: v for k, v in spec.items() if k != "analysis"}
+    and `judging` settings."""
+    return {k: v for k, v in spec.items() if k not in LATER_STAGES}
 
 
 def module(name: str):

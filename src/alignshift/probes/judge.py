@@ -9,8 +9,10 @@ GPT-4's) p_k is exactly the judge's probability of the token k; with a digit-spl
 tokenizer, "1" also stands for the start of "10".."19", so the low end is a prefix
 probability (see config/README.md).
 
-The judge model is a registry entry (`judge`); the workflow puts its manifest in the
-spec (`judge_manifest`). Its name, hub id and revision are recorded in every row.
+Two stages: the evaluation job generates (and caches) each model's answers; the rule
+`judge` then loads the judge model (`judging.model`, a registry entry) once for the
+whole study and scores every model's answers (jobs.judge). Each score row records the
+judge's name, hub id and revision.
 """
 
 from __future__ import annotations
@@ -57,21 +59,20 @@ def answers(spec: dict, lm, fmt, cache) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def load_judge(spec: dict, device: str | None = None):
-    if not spec.get("judge") or not spec.get("judge_manifest"):
-        raise ProbeError("judge: set probes.judge.judge to the registry name of the judge model")
-    manifest = json.loads(Path(spec["judge_manifest"]).read_text())
-    if manifest["name"] != spec["judge"]:
-        raise ProbeError(f"judge: manifest {spec['judge_manifest']} is of {manifest['name']!r}, not {spec['judge']!r}")
+def load_judge(judging: dict, manifest_path: str | Path, device: str | None = None):
+    manifest = json.loads(Path(manifest_path).read_text())
+    if manifest["name"] != judging.get("model"):
+        raise ProbeError(f"judge: manifest {manifest_path} is of {manifest['name']!r}, not {judging.get('model')!r}")
     return manifest, load(manifest, device=device, lazy=True)
 
 
-def judge_answers(spec: dict, answered: pd.DataFrame, judge, manifest: dict, cache) -> pd.DataFrame:
-    """Score rows: one per (answer, score string), with the judge's log-probs."""
+def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, cache) -> pd.DataFrame:
+    """Score rows: one per (answer, score string), with the judge's log-probs. The
+    judge is only loaded (lazily) if some answer's scores are not in `cache`."""
     chat = bool(judge.spec.chat_template and judge.tokenizer.chat_template)
-    strings = score_strings(int(spec["scale_max"]), chat)
-    prompts = [format_prompt(judge.tokenizer, spec["judge_prompt"].format(answer=a), chat=chat,
-                             system=spec.get("judge_system_prompt")) for a in answered["answer"]]
+    strings = score_strings(int(judging["scale_max"]), chat)
+    prompts = [format_prompt(judge.tokenizer, judging["prompt"].format(answer=a), chat=chat,
+                             system=judging.get("system_prompt")) for a in answered["answer"]]
     store = JsonlCache(cache)
     keys = [stable_hash({"judge": judge.revision, "prompt": p, "strings": strings}) for p in prompts]
     todo = sorted({k: p for k, p in zip(keys, prompts) if k not in store}.items())
@@ -92,6 +93,5 @@ def judge_answers(spec: dict, answered: pd.DataFrame, judge, manifest: dict, cac
 
 
 def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
-    answered = answers(spec, lm, fmt, cache)
-    manifest, judge = load_judge(spec, device=lm.device)
-    return judge_answers(spec, answered, judge, manifest, cache)
+    """The evaluation stage: the model's answers (judged later by the rule `judge`)."""
+    return answers(spec, lm, fmt, cache)
