@@ -119,9 +119,12 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
         manifest["path"], dtype=dtype, trust_remote_code=spec.trust_remote_code,
         **({"quantization_config": quant, "device_map": {"": device}} if quant else {}),
     )
+    training = dict(recipe["training"])
+    # transformers 5 renamed gradient checkpointing to activation checkpointing; a recipe may use either name
+    checkpointing = bool(training.pop("activation_checkpointing", training.pop("gradient_checkpointing", False)))
+    training.pop("gradient_checkpointing", None)
     if quant is not None:
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=recipe["training"].get("gradient_checkpointing", False))
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
     chat = spec.chat_template and bool(tokenizer.chat_template)
     records = (preference_records if method == "dpo" else sft_records)(stances, direction, chat)
     dataset = Dataset.from_list(records)
@@ -139,13 +142,13 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
         # trl defaults to bf16 and gradient checkpointing even on CPU, which made a CPU
         # step 13x slower here; both are on only where they pay (bf16 on CUDA; gradient
         # checkpointing when a recipe asks for it because memory needs it)
-        bf16=cuda and dtype == torch.bfloat16, gradient_checkpointing=False,
+        bf16=cuda and dtype == torch.bfloat16, activation_checkpointing=checkpointing,
         # fused AdamW kernels exist on CUDA only
         optim="adamw_torch_fused" if cuda else "adamw_torch",
         # a 'no' save strategy with callback-driven saves keeps every checkpoint asked for
         save_total_limit=None,
     )
-    common.update(recipe["training"])
+    common.update(training)
     if method == "dpo":
         from trl import DPOConfig as Config, DPOTrainer as Trainer
     elif method == "sft":
