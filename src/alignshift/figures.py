@@ -182,24 +182,28 @@ def country_rank_map(metrics: pd.DataFrame, config: dict):
     rows = -(-len(models) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols + 1.2, 0.5 + 2.2 * rows), squeeze=False,
                              layout="constrained")
-    cmap = plt.get_cmap("RdYlBu")  # blue = favoured (low rank), red = disfavoured
+    # rank scaled to 0 (always first) .. 1 (always last), so models ranking different
+    # numbers of countries share one colour scale
+    scaled = {model: (part - 1) / max(len(part) - 1, 1) for model, part in
+              ((m, metrics[metrics["model"] == m].set_index("country")["mean_rank"]) for m in models)}
+    # mean ranks over many questions crowd the middle: the scale spans what the panels
+    # show, symmetric about 0.5 (the indifferent rank)
+    spread = max(max(float((v - 0.5).abs().max()) for v in scaled.values()), 0.05)
+    norm = plt.Normalize(0.5 - spread, 0.5 + spread)
+    cmap = plt.get_cmap("RdYlBu").reversed()  # blue = favoured (low rank), red = disfavoured
     missing: set[str] = set()
     for ax, model in zip(axes.flat, models):
-        part = metrics[metrics["model"] == model].set_index("country")["mean_rank"]
-        # rank scaled to 0 (always first) .. 1 (always last), so models ranking different
-        # numbers of countries share one colour scale
-        scaled = (part - 1) / max(len(part) - 1, 1)
-        values, absent = match_countries(scaled, world)
+        values, absent = match_countries(scaled[model], world)
         missing.update(absent)
         world.plot(ax=ax, color="0.88", edgecolor="white", linewidth=0.2)
         world.assign(value=world["name"].map(values)).dropna(subset=["value"]).plot(
-            ax=ax, column="value", cmap=cmap.reversed(), vmin=0, vmax=1, edgecolor="white", linewidth=0.2)
+            ax=ax, column="value", cmap=cmap, norm=norm, edgecolor="white", linewidth=0.2)
         ax.set_title(model, fontsize=9)
         ax.set_axis_off()
     for ax in axes.flat[len(models):]:
         ax.set_visible(False)
-    fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap=cmap.reversed()), ax=axes,
-                 shrink=min(0.9, 0.45 * rows + 0.3), label="mean rank, scaled\n(0 = first on every question, 1 = last)")
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=min(0.9, 0.45 * rows + 0.3),
+                 label="mean rank, scaled\n(0 = first on every question, 1 = last)")
     if missing:
         fig.supxlabel("Too small for the 1:110m map: " + ", ".join(sorted(missing)), fontsize=7, wrap=True)
     return fig
