@@ -77,7 +77,8 @@ def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, 
     keys = [stable_hash({"judge": judge.revision, "prompt": p, "strings": strings}) for p in prompts]
     todo = sorted({k: p for k, p in zip(keys, prompts) if k not in store}.items())
     if todo:
-        results = score(judge.model, judge.tokenizer, [ScoreRequest(p, tuple(strings)) for _, p in todo])
+        results = score(judge.model, judge.tokenizer, [ScoreRequest(p, tuple(strings)) for _, p in todo],
+                        progress=f"judge {judge.spec.name} [{len(todo)} answers]")
         store.put((k, r.logprob_sum.tolist() + r.n_tokens.tolist()) for (k, _), r in zip(todo, results))
     rows = []
     for (_, ans), key, prompt in zip(answered.iterrows(), keys, prompts):
