@@ -184,8 +184,8 @@ def country_rank_map(metrics: pd.DataFrame, config: dict):
                              layout="constrained")
     # rank scaled to 0 (always first) .. 1 (always last), so models ranking different
     # numbers of countries share one colour scale
-    scaled = {model: (part - 1) / max(len(part) - 1, 1) for model, part in
-              ((m, metrics[metrics["model"] == m].set_index("country")["mean_rank"]) for m in models)}
+    scaled = {model: (ranks - 1) / max(len(ranks) - 1, 1)
+              for model, ranks in metrics.set_index("country").groupby("model")["mean_rank"]}
     # mean ranks over many questions crowd the middle: the scale spans what the panels
     # show, symmetric about 0.5 (the indifferent rank)
     spread = max(max(float((v - 0.5).abs().max()) for v in scaled.values()), 0.05)

@@ -121,8 +121,8 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
     )
     training = dict(recipe["training"])
     # transformers 5 renamed gradient checkpointing to activation checkpointing; a recipe may use either name
-    checkpointing = bool(training.pop("activation_checkpointing", training.pop("gradient_checkpointing", False)))
-    training.pop("gradient_checkpointing", None)
+    old_name = training.pop("gradient_checkpointing", False)
+    checkpointing = bool(training.pop("activation_checkpointing", old_name))
     if quant is not None:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
     chat = spec.chat_template and bool(tokenizer.chat_template)
@@ -155,8 +155,8 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
         from trl import SFTConfig as Config, SFTTrainer as Trainer
     else:
         raise ValueError(f"recipe method must be sft or dpo, not {method!r}")
-    return length_grouped(Trainer)(model=model, args=Config(**common), train_dataset=dataset, processing_class=tokenizer,
-                   peft_config=lora, callbacks=[SaveAtSteps()])
+    return length_grouped(Trainer)(model=model, args=Config(**common), train_dataset=dataset,
+                                   processing_class=tokenizer, peft_config=lora, callbacks=[SaveAtSteps()])
 
 
 def train(
