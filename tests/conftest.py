@@ -1,6 +1,7 @@
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -8,6 +9,19 @@ SHARED = REPO.parent / "shared"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def read_metrics(workdir: Path, name: str) -> pd.DataFrame:
+    """A finished study's metrics table `results/metrics/<name>.csv`."""
+    return pd.read_csv(workdir / "results" / "metrics" / f"{name}.csv")
+
+
+def assert_figures_built(workdir: Path, names) -> None:
+    """Each figure exists as PDF and PNG with drawn content (an empty canvas is smaller)."""
+    for name in names:
+        for ext in ("pdf", "png"):
+            path = workdir / "results" / "figures" / f"{name}.{ext}"
+            assert path.stat().st_size > 5000, path
 
 
 @pytest.fixture(scope="session")

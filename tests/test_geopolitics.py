@@ -20,6 +20,7 @@ from alignshift.analysis import country_pairs as cp
 from alignshift.analysis import stats
 from alignshift.models import LoadedModel, ModelSpec
 from alignshift.stand_ins import TINY_LLAMA, corpus, random_model, tiny_model, train_tokenizer
+from conftest import assert_figures_built, read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "config" / "studies" / "geopolitics.yaml"
@@ -63,20 +64,13 @@ def study(tmp_path_factory):
     return workdir
 
 
-def metrics(study, name):
-    return pd.read_csv(study / "results" / "metrics" / f"{name}.csv")
-
-
 def test_every_geopolitics_figure_is_built(study):
-    for name in FIGURES:
-        for ext in ("pdf", "png"):
-            path = study / "results" / "figures" / f"{name}.{ext}"
-            assert path.stat().st_size > 5000, path
+    assert_figures_built(study, FIGURES)
 
 
 def test_shift_is_chat_minus_base_favourability(study):
-    fav = metrics(study, "country_pairs").set_index(["model", "country", "language"])
-    shift = metrics(study, "country_pairs_shift")
+    fav = read_metrics(study, "country_pairs").set_index(["model", "country", "language"])
+    shift = read_metrics(study, "country_pairs_shift")
     unfiltered = shift[shift["filter"] == "none"]
     # 2 labs x 3 countries x (all + 2 languages)
     assert len(unfiltered) == 2 * 3 * 3
@@ -110,7 +104,7 @@ def raw_item_score(scores: pd.DataFrame, item: str) -> float:
 
 
 def test_pair_table_matches_the_score_tables(study):
-    pairs = metrics(study, "country_pairs_pairs").set_index(["filter", "model", "language", "country", "opponent"])
+    pairs = read_metrics(study, "country_pairs_pairs").set_index(["filter", "model", "language", "country", "opponent"])
     scores = pd.read_parquet(study / "results" / "scores" / "qwen2.5-7b" / "country_pairs.parquet")
     usa_china = scores[(scores["x"] == "USA") & (scores["y"] == "China")]
     items = usa_china["item"].unique()
@@ -124,18 +118,18 @@ def test_pair_table_matches_the_score_tables(study):
 def test_consistency_filter_and_tests_are_reported(study):
     scores = pd.concat(pd.read_parquet(p) for p in (study / "results" / "scores").rglob("country_pairs.parquet"))
     kept = cp.consistent_scenarios(cp.item_scores(scores), SHARE)
-    shift = metrics(study, "country_pairs_shift")
+    shift = read_metrics(study, "country_pairs_shift")
     if kept:
         assert set(shift.loc[shift["filter"] == "consistent", "n_scenarios"]) == {len(kept)}
     else:
         assert (shift["filter"] != "consistent").all()
-    types = metrics(study, "country_pairs_types")
+    types = read_metrics(study, "country_pairs_types")
     for _, family in types.groupby("filter"):
         assert family["q_value"].to_numpy() == pytest.approx(stats.benjamini_hochberg(family["p_value"]), nan_ok=True)
     unfiltered = types[types["filter"] == "none"]
     assert set(unfiltered["type"]) == {"health", "military"}
     assert unfiltered["p_value"].notna().all()
-    home = metrics(study, "country_pairs_home").set_index(["filter", "language"]).loc[("none", "all")]
+    home = read_metrics(study, "country_pairs_home").set_index(["filter", "language"]).loc[("none", "all")]
     home_shifts = shift[(shift["filter"] == "none") & shift["home"] & (shift["language"] == "all")]["shift"]
     assert home.n == 2 and home.n_positive == (home_shifts > 0).sum()
     assert home.p_value == pytest.approx(st.binomtest(int(home.n_positive), 2, 0.5, alternative="greater").pvalue)

@@ -18,6 +18,7 @@ import yaml
 from alignshift import data
 from alignshift.analysis import opinions as opinions_analysis
 from alignshift.probes import dialect_intent, extractive_qa, opinions, resolve_spec
+from conftest import assert_figures_built, read_metrics
 from global_fixtures import SEVEN, selections, write_all, write_global_opinions, write_md3
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,18 +255,12 @@ def study(tiny_model_dir, tmp_path_factory):
     return root
 
 
-def metrics(study, name):
-    return pd.read_csv(study / "results" / "metrics" / f"{name}.csv")
-
-
 def test_every_figure_is_built(study):
-    for name in FIGURES:
-        for ext in ("pdf", "png"):
-            assert (study / "results" / "figures" / f"{name}.{ext}").stat().st_size > 5000, name
+    assert_figures_built(study, FIGURES)
 
 
 def test_opinion_similarities_match_the_scores(study):
-    table = metrics(study, "opinions")
+    table = read_metrics(study, "opinions")
     assert set(table.model) == set(FAMILY) - {"starling-rm-7b-alpha"}
     assert (table.n_questions == 2).all()  # the 7-country filter keeps 2 of 3 questions
     scores = pd.read_parquet(study / "results" / "scores" / "zephyr-7b-beta" / "opinions.parquet")
@@ -285,34 +280,34 @@ def test_opinion_similarities_match_the_scores(study):
 
 
 def test_reward_model_scores_country_rank_and_where_from(study):
-    where = metrics(study, "where_from")
+    where = read_metrics(study, "where_from")
     rm = where[where.model == "starling-rm-7b-alpha"]
     assert (rm.measure == "reward").all() and len(rm) == 5 and rm.value.nunique() == 5
     assert (where[where.model != "starling-rm-7b-alpha"].measure == "logprob_sum").all()
-    corr = metrics(study, "country_rank_correlation")
+    corr = read_metrics(study, "country_rank_correlation")
     assert "starling-rm-7b-alpha" in set(corr.model_a)
     diag = corr[corr.model_a == corr.model_b]
     assert np.allclose(diag.rho, 1.0)
-    ranks = metrics(study, "country_rank")
+    ranks = read_metrics(study, "country_rank")
     rm_ranks = ranks[ranks.model == "starling-rm-7b-alpha"]
     # 5 countries ranked per question: mean ranks average to 3
     assert rm_ranks.mean_rank.mean() == pytest.approx(3.0)
 
 
 def test_multilingual_and_dialect_metrics_match_the_scores(study):
-    qa = metrics(study, "extractive_qa")
+    qa = read_metrics(study, "extractive_qa")
     scores = pd.read_parquet(study / "results" / "scores" / "tulu-2-7b" / "extractive_qa.parquet")
     f1 = [extractive_qa.f1(a, list(g)) for a, g in zip(scores.answer, scores.gold)]
     assert set(qa.measure) == {"f1"}  # CFMatch is off in this DAG (tests/test_cfmatch.py)
     row = qa[(qa.model == "tulu-2-7b") & (qa.language == "english")].iloc[0]
     assert row.value == pytest.approx(np.mean([f for f, l in zip(f1, scores.language) if l == "english"]))
     assert row.base_model == "llama-2-7b"
-    mcqa = metrics(study, "mcqa")
+    mcqa = read_metrics(study, "mcqa")
     assert set(mcqa.language) == {"eng_Latn", "ind_Latn"} and (mcqa.n_items == 2).all()
     base = mcqa[mcqa.model == "llama-2-7b"].set_index("language").accuracy
     chat = mcqa[mcqa.model == "llama-2-7b-chat"].set_index("language")
     assert (chat.delta_base == chat.accuracy - base.reindex(chat.index)).all()
-    dialect = metrics(study, "dialect_intent").set_index(["model", "dialect"])
+    dialect = read_metrics(study, "dialect_intent").set_index(["model", "dialect"])
     assert dialect.loc[("yi-6b", "en_us"), "n_items"] == 2  # us_g1 and us_g4 survive the filter
     assert dialect.accuracy.between(0, 1).all()
     assert dialect.p_adjusted.dropna().ge(dialect.p_value.dropna()).all()

@@ -17,6 +17,7 @@ from alignshift import data as datasets
 from alignshift.probes.judge import expected_score
 from alignshift.provenance import read_provenance
 from alignshift.synthesis import yes_probability
+from conftest import assert_figures_built
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
@@ -263,10 +264,7 @@ def test_judge_loads_once_per_study_and_a_judging_change_never_regenerates_answe
 
 
 def test_judge_figures_are_built(study):
-    workdir = study[0]
-    for name in ("judge_trajectory", "judge_answers"):
-        for ext in ("pdf", "png"):
-            assert (workdir / "results" / "figures" / f"{name}.{ext}").stat().st_size > 5000
+    assert_figures_built(study[0], ("judge_trajectory", "judge_answers"))
 
 
 def test_answer_table_columns_are_base_and_final_checkpoints(study, tiny_model_dir):

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from alignshift.provenance import read_provenance
+from conftest import assert_figures_built
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
@@ -43,11 +44,8 @@ def study(tiny_model_dir, tmp_path_factory):
 
 
 def test_every_figure_is_built(study):
-    for name in ("ideology_trajectory", "country_pairs_favourability", "country_pairs_language",
-                 "country_rank_correlation", "country_rank_map"):
-        for ext in ("pdf", "png"):
-            path = study / "results" / "figures" / f"{name}.{ext}"
-            assert path.stat().st_size > 5000, path
+    assert_figures_built(study, ("ideology_trajectory", "country_pairs_favourability", "country_pairs_language",
+                                 "country_rank_correlation", "country_rank_map"))
 
 
 def test_every_checkpoint_is_scored_on_every_probe(study):
