@@ -15,7 +15,9 @@ from pathlib import Path
 import torch
 
 from alignshift.generation import generate
-from alignshift.models import ModelSpec, format_prompt, load
+from alignshift.prompts import format_prompt
+from alignshift.models.load import load
+from alignshift.models.spec import ModelSpec
 from common import commit, device_name, n_params, peak_flops, timed
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -33,7 +33,8 @@ def load_model(args):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     if args.manifest:
-        from alignshift.models import ModelSpec, load
+        from alignshift.models.load import load
+        from alignshift.models.spec import ModelSpec
 
         manifest = json.loads(Path(args.manifest).read_text())
         spec = ModelSpec.from_config(manifest["name"], manifest["spec"])

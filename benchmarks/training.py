@@ -30,7 +30,7 @@ import yaml
 
 from alignshift import data
 from alignshift.finetune import build_trainer
-from alignshift.models import ModelSpec
+from alignshift.models.spec import ModelSpec
 from common import commit, device_name, n_params, peak_flops, timed
 
 ROOT = Path(__file__).resolve().parents[1]

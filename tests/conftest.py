@@ -35,7 +35,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm(tiny_model_dir):
     """The tiny model loaded the way the workflow loads a fetched model."""
-    from alignshift.models import ModelSpec, fetch, load
+    from alignshift.models.fetch import fetch
+    from alignshift.models.load import load
+    from alignshift.models.spec import ModelSpec
 
     spec = ModelSpec(name="tiny", id=str(tiny_model_dir), chat_template=True, dtype="float32")
     manifest = fetch(spec, tiny_model_dir.parent / "fetched", tiny_model_dir.parent / "hub")

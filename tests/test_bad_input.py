@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from alignshift import data, probes
-from alignshift.models import ModelLoadError, ModelSpec, check_safetensors, fetch
+from alignshift.models.fetch import fetch
+from alignshift.models.spec import ModelLoadError, ModelSpec
+from alignshift.models.weights import check_safetensors
 from conftest import REPO
 
 
@@ -84,7 +86,7 @@ def test_pickle_weights_refused_unless_opted_in(tiny_model_dir, tmp_path):
 
 
 def test_truncated_gguf_is_refused(tmp_path):
-    from alignshift.models import _check_gguf
+    from alignshift.models.fetch import _check_gguf
 
     path = tmp_path / "model.gguf"
     path.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 7)
@@ -113,7 +115,7 @@ def test_hub_token_never_reaches_errors_or_outputs(tmp_path, monkeypatch, caplog
 def test_remote_code_runs_only_when_a_model_opts_in(tiny_model_dir, tmp_path, monkeypatch, opt_in):
     import transformers
 
-    from alignshift.models import load
+    from alignshift.models.load import load
 
     seen = {}
     original = transformers.AutoModelForCausalLM.from_pretrained

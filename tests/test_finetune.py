@@ -9,7 +9,8 @@ import transformers
 from safetensors.torch import load_file
 
 from alignshift import data, finetune
-from alignshift.models import ModelSpec, fetch
+from alignshift.models.fetch import fetch
+from alignshift.models.spec import ModelSpec
 from conftest import REPO
 
 RECIPE = {

@@ -3,7 +3,7 @@
 import pytest
 
 from alignshift.generation import generate
-from alignshift.models import format_prompt
+from alignshift.prompts import format_prompt
 
 QUESTIONS = ["Which country has the best food?", "Should taxes be lower?", "Name a river."]
 

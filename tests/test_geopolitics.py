@@ -18,7 +18,8 @@ from scipy import stats as st
 from alignshift import data, probes
 from alignshift.analysis import country_pairs as cp
 from alignshift.analysis import stats
-from alignshift.models import LoadedModel, ModelSpec
+from alignshift.models.load import LoadedModel
+from alignshift.models.spec import ModelSpec
 from alignshift.stand_ins import TINY_LLAMA, corpus, random_model, tiny_model, train_tokenizer
 from conftest import assert_figures_built, read_metrics
 

@@ -141,7 +141,8 @@ def test_dialect_intent_correct_only_without_distractors():
 # --- reward model ----------------------------------------------------------------------
 
 def _load_rm(path: Path):
-    from alignshift.models import ModelSpec, load
+    from alignshift.models.load import load
+    from alignshift.models.spec import ModelSpec
 
     spec = ModelSpec(name="rm", id=str(path), kind="reward_model", stage="rm", dtype="float32")
     manifest = {"name": "rm", "path": str(path), "revision": "test", "spec": spec.to_dict()}
@@ -176,7 +177,7 @@ def test_reward_model_missing_or_unexpected_weight_is_an_error(tiny_model_dir, t
     import torch
     from global_fixtures import tiny_reward_model
 
-    from alignshift.models import ModelLoadError
+    from alignshift.models.spec import ModelLoadError
 
     extra = {k: torch.zeros(1) for k in extra}
     path = tiny_reward_model(tmp_path / "rm", tiny_model_dir, layout="starling", extra=extra, drop=drop)

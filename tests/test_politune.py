@@ -15,7 +15,7 @@ import yaml
 
 from alignshift import data as datasets
 from alignshift.probes.judge import expected_score
-from alignshift.provenance import read_provenance
+from alignshift.provenance import hub_revision, read_provenance
 from alignshift.synthesis import yes_probability
 from conftest import assert_figures_built
 
@@ -80,7 +80,7 @@ def test_prepare_data_records_hub_revision(tmp_path):
     repo = write_politune_fixture(tmp_path / "politune-right")
     out = tmp_path / "right.parquet"
     jobs.prepare_data("politune_right", {"loader": "politune_preferences", "repo": str(repo), "side": "right"}, str(out))
-    expected = datasets.hub_dataset_revision(str(repo), None)
+    expected = hub_revision(str(repo), None, repo_type="dataset")
     assert read_provenance(out)["revision"] == expected
 
 
@@ -126,10 +126,13 @@ def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 def library_p_yes(model_dir: Path, tmp: Path) -> np.ndarray:
     """P(yes) of every shipped post under the right's filter prompt, computed in-process."""
-    from alignshift import models, synthesis
+    from alignshift import synthesis
+    from alignshift.models.fetch import fetch
+    from alignshift.models.load import load
+    from alignshift.models.spec import ModelSpec
 
-    spec = models.ModelSpec(name="helper", id=str(model_dir), dtype="float32")
-    lm = models.load(models.fetch(spec, tmp / "fetched", tmp / "hub"), spec, device="cpu")
+    spec = ModelSpec(name="helper", id=str(model_dir), dtype="float32")
+    lm = load(fetch(spec, tmp / "fetched", tmp / "hub"), spec, device="cpu")
     posts = datasets.prepare({"loader": "posts", "path": str(REPO / "data" / "posts" / "sample.jsonl")})
     return synthesis.filter_posts(posts, lm, synthesis.settings({"ideology": "right"}))["p_yes"].to_numpy()
 
@@ -179,7 +182,9 @@ def test_synthesized_set_is_policy_stances_from_kept_posts(study):
 
 
 def test_synthesis_resumes_from_cache_and_aligned_answer_is_the_right_column(study, tiny_model_dir):
-    from alignshift import generation, models, synthesis
+    from alignshift import generation, synthesis
+    from alignshift.models.load import load
+    from alignshift.prompts import format_prompt
 
     workdir, threshold, _ = study
     cfg = study_config(tiny_model_dir, threshold)
@@ -198,9 +203,9 @@ def test_synthesis_resumes_from_cache_and_aligned_answer_is_the_right_column(stu
                             cache_dir=str(cache_dir), device="cpu")
     pd.testing.assert_frame_equal(pd.read_parquet(out), synth)
     # the aligned answer (toward the right) is the teacher's (seeded) answer to the aligned prompt
-    lm = models.load(json.loads(manifest.read_text()), device="cpu")
+    lm = load(json.loads(manifest.read_text()), device="cpu")
     row = synth.iloc[0]
-    prompt = models.format_prompt(lm.tokenizer, synthesis.settings(entry)["prompts"]["aligned"].format(
+    prompt = format_prompt(lm.tokenizer, synthesis.settings(entry)["prompts"]["aligned"].format(
         instruction=row.prompt, side=synthesis.SIDES["right"], other=synthesis.SIDES["left"]), chat=True)
     fresh = generation.generate(lm.model, lm.tokenizer, [prompt], max_new_tokens=12, do_sample=True,
                                 temperature=1.0, revision=lm.revision)

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .models import ModelSpec, load_tokenizer, quantization_config, resolve_device, torch_dtype
+from .models.load import load_tokenizer, quantization_config, resolve_device, torch_dtype
+
+from .models.spec import ModelSpec
 from .provenance import library_versions, stable_hash
 
 log = logging.getLogger(__name__)

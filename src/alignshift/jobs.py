@@ -15,7 +15,9 @@ import pandas as pd
 
 from . import data as datasets
 from . import probes, registry
-from .models import ModelSpec, fetch, load
+from .models.fetch import fetch
+from .models.load import load
+from .models.spec import ModelSpec
 from .logs import logged  # noqa: F401  (the rules' scripts use jobs.logged)
 from .provenance import read_provenance, stable_hash, write_table
 

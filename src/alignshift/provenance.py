@@ -26,6 +26,36 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def files_fingerprint(files) -> str:
+    """Content hash of a set of files by name and content (the revision of local
+    weights, a converted model, a local dataset)."""
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(Path(f).name.encode())
+        digest.update(sha256_file(Path(f)).encode())
+    return digest.hexdigest()[:16]
+
+
+def hub_revision(repo_id: str, revision: str | None, repo_type: str = "model") -> str:
+    """The commit a hub repository resolves to; a local directory in the hub layout: its
+    files' content hash."""
+    local = Path(repo_id)
+    if local.is_dir():
+        return files_fingerprint(sorted(p for p in local.rglob("*") if p.is_file()))
+    from huggingface_hub import HfApi
+
+    info = HfApi().dataset_info if repo_type == "dataset" else HfApi().model_info
+    return info(repo_id, revision=revision).sha
+
+
 def stable_hash(obj) -> str:
     """Short hash of a JSON-able object (settings, templates) independent of key order."""
     text = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .models import ModelSpec
+from .models.spec import ModelSpec
 
 
 def deep_merge(base: dict, override: dict) -> dict:

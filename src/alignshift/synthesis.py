@@ -29,7 +29,9 @@ import pandas as pd
 
 from .cache import JsonlCache
 from .generation import generate
-from .models import ModelSpec, format_prompt, load
+from .prompts import format_prompt
+from .models.load import load
+from .models.spec import ModelSpec
 from .provenance import read_provenance, stable_hash, write_table
 from .scoring import ScoreRequest, score
 

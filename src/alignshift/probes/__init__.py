@@ -85,7 +85,7 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
     the model is never loaded when everything is cached.
     """
     def fmt(user: str, assistant_prefix: str = "") -> str:
-        from ..models import format_prompt
+        from ..prompts import format_prompt
 
         return format_prompt(lm.tokenizer, user, chat=lm.spec.chat_template,
                              system=spec.get("system_prompt"), assistant_prefix=assistant_prefix)

