@@ -11,6 +11,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def model_table(parents: dict[str, str | None], **columns) -> pd.DataFrame:
+    """A study's model table for metrics tested alone: each model with its parent (also
+    its baseline) and any further columns given as {column: {model: value}}."""
+    from alignshift.registry import MODEL_COLUMNS
+
+    rows = [{**dict.fromkeys(MODEL_COLUMNS, ""), "model": m, "parent": p or "", "baseline": p or "", "step": 0,
+             "stage": "pt", **{c: v.get(m, "") for c, v in columns.items()}} for m, p in parents.items()]
+    return pd.DataFrame(rows, columns=MODEL_COLUMNS)
+
+
 def read_metrics(workdir: Path, name: str) -> pd.DataFrame:
     """A finished study's metrics table `results/metrics/<name>.csv`."""
     return pd.read_csv(workdir / "results" / "metrics" / f"{name}.csv")

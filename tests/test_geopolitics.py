@@ -16,8 +16,8 @@ import yaml
 from scipy import stats as st
 
 from alignshift import data, probes
-from alignshift.analysis import country_pairs as cp
-from alignshift.analysis import stats
+from alignshift import stats
+from alignshift.probes.country_pairs import metrics as cp
 from alignshift.models.load import LoadedModel
 from alignshift.models.spec import ModelSpec
 from alignshift.stand_ins import TINY_LLAMA, corpus, random_model, tiny_model, train_tokenizer

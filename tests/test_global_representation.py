@@ -16,8 +16,11 @@ import pytest
 import yaml
 
 from alignshift import data
-from alignshift.analysis import opinions as opinions_analysis
-from alignshift.probes import dialect_intent, extractive_qa, opinions, resolve_spec
+from alignshift.probes.opinions import metrics as opinions_analysis
+from alignshift.probes import resolve_spec
+from alignshift.probes.dialect_intent import items as dialect_intent
+from alignshift.probes.extractive_qa import items as extractive_qa
+from alignshift.probes.opinions import items as opinions
 from conftest import assert_figures_built, read_metrics
 from global_fixtures import SEVEN, selections, write_all, write_global_opinions, write_md3
 
@@ -106,7 +109,7 @@ def test_opinions_metrics_minus_usa_and_change_from_parent():
                 rows.append({"model": model, "item": item, "candidate": letter, "logprob_sum": np.log(p),
                              "distributions": json.dumps(dists)})
     spec = {"reference_country": "United States", "js_base": 2}
-    table = opinions_analysis.metrics(pd.DataFrame(rows), {"base": None, "chat": "base"}, spec).set_index(
+    table = opinions_analysis.metrics(pd.DataFrame(rows), model_table({"base": None, "chat": "base"}), spec).set_index(
         ["model", "country"])
     sim = opinions_analysis.similarity
     assert table.loc[("chat", "United States"), "similarity"] == pytest.approx(1.0)
@@ -248,8 +251,8 @@ def study(tiny_model_dir, tmp_path_factory):
     cfg["datasets"] = write_all(root / "data")
     cfg["threads"] = {"finetune": 1, "evaluate": 1}
     cfg["probes"]["country_rank"] = {"max_questions": 3, "max_countries": 5}
-    cfg["probes"]["extractive_qa"] = {"max_new_tokens": 8}
-    cfg["cfmatch"] = {"enabled": False}  # needs --use-conda (envs/cfmatch.yaml): tests/test_cfmatch.py
+    # CFMatch needs --use-conda (envs/cfmatch.yaml): tests/test_cfmatch.py
+    cfg["probes"]["extractive_qa"] = {"max_new_tokens": 8, "cfmatch": {"enabled": False}}
     (root / "config.yaml").write_text(yaml.safe_dump(cfg))
     result = run_snakemake(root, root / "config.yaml", "--cores", "2")
     assert result.returncode == 0, result.stderr[-6000:]

@@ -228,7 +228,7 @@ def test_judge_score_is_expected_value_of_score_tokens(study):
     models = ["student", "sft_right/step-2", "dpo_right/step-1", "dpo_right/step-2"]
     assert sorted(metrics.model.unique()) == sorted(models)
     for model in models:
-        scores = pd.read_parquet(workdir / "results" / "scores" / model / "judge_scored.parquet")
+        scores = pd.read_parquet(workdir / "results" / "scores" / model / "judge.judging.parquet")
         assert len(scores) == len(JUDGE_PROMPTS) * 21
         assert (scores.judge_model == "helper").all() and (scores.judge_revision == judge_revision).all()
         per_item = {}
@@ -323,8 +323,9 @@ def write_compass(tmp: Path) -> tuple[Path, Path]:
 
 
 def test_compass_loader_feeds_the_ideology_probe_with_its_weights(tmp_path):
-    from alignshift.analysis.ideology import coordinates
-    from alignshift.probes import ideology, resolve_spec
+    from alignshift.probes.ideology.metrics import coordinates
+    from alignshift.probes import resolve_spec
+    from alignshift.probes.ideology import items as ideology
 
     statements, scoring = write_compass(tmp_path)
     table = datasets.prepare({"loader": "compass_statements", "path": str(statements), "scoring": str(scoring)})
