@@ -1,6 +1,5 @@
 """Bad input stops with a message naming the file, row or key."""
 
-import json
 import shutil
 
 import pandas as pd

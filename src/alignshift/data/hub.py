@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..provenance import hub_revision
-from . import loader
-from .checks import DataError, require_columns
+from . import loader, source_revision
+from .checks import DataError, literal, require_columns, require_slot, require_values
 
 
 def strip_politune_text(text: str) -> str:
@@ -84,16 +84,6 @@ def _with_revision(df: pd.DataFrame, revision: str) -> pd.DataFrame:
     return df
 
 
-def _literal(text: str, where: str):
-    """A Python literal (list, dict, number, string) from text, without evaluating code."""
-    import ast
-
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError) as exc:
-        raise DataError(f"{where}: not a Python literal ({type(exc).__name__}): {text[:80]!r}") from exc
-
-
 def parse_selections(text: str, where: str) -> dict[str, list[float]]:
     """GlobalOpinionsQA `selections`: "defaultdict(<class 'list'>, {'Brazil': [0.4, 0.6], ...})".
 
@@ -105,7 +95,7 @@ def parse_selections(text: str, where: str) -> dict[str, list[float]]:
         if start < 0 or end < start:
             raise DataError(f"{where}: selections {text[:80]!r} holds no dict")
         text = text[start : end + 1]
-    value = _literal(text, where)
+    value = literal(text, where)
     if not isinstance(value, dict):
         raise DataError(f"{where}: selections is a {type(value).__name__}, expected a dict")
     return {str(k): [float(x) for x in v] for k, v in value.items()}
@@ -127,7 +117,7 @@ def load_global_opinions(path: str | None = None, revision: str | None = None, c
     rows = []
     for i, rec in enumerate(df.itertuples(index=False)):
         where = f"{path}: row {i + 2}"
-        options = _literal(rec.options, f"{where} column 'options'")
+        options = literal(rec.options, f"{where} column 'options'")
         if not isinstance(options, list) or len(options) < 2:
             raise DataError(f"{where}: options must be a list of at least 2 answers, got {rec.options[:80]!r}")
         for country, dist in parse_selections(rec.selections, f"{where} column 'selections'").items():

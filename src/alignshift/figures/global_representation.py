@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import RUN_COLOURS, plt, figure
-from . import _grouped_bars, _lineage_order, _significance_marks
+from . import plt, figure
+from . import _grouped_bars, _lineage_order
 
 
 @figure(inputs=["country_rank_correlation"], category="Countries")

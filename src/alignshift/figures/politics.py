@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 

@@ -9,7 +9,6 @@ agreement a_s in [-1, 1]. An axis coordinate is 10 * mean_s(direction_s * a_s), 
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
