@@ -61,10 +61,12 @@ for _probe in stage_probes("judging"):
 
 
 def dataset_input(spec):
+    """A dataset's local files: its `path` (a `manual: true` one only once it is there) and
+    any other setting naming a file (stances, wordings, a scoring table), so a changed
+    file reruns its preparation."""
     path = spec.get("path")
-    if not path or (spec.get("manual") and not Path(path).exists()):
-        return []
-    return path
+    inputs = [] if not path or (spec.get("manual") and not Path(path).exists()) else [path]
+    return inputs + [v for k, v in spec.items() if k not in ("loader", "path") and isinstance(v, str) and Path(v).is_file()]
 
 
 def dataset_path(name):
