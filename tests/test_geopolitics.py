@@ -18,7 +18,7 @@ from alignshift.probes.country_pairs import metrics as cp
 from alignshift.models.load import LoadedModel
 from alignshift.models.spec import ModelSpec
 from alignshift.stand_ins import TINY_LLAMA, corpus, random_model, tiny_model, train_tokenizer
-from conftest import REPO, STUDIES, assert_figures_built, plan_study, read_metrics, run_snakemake, write_config
+from conftest import REPO, repo_files, STUDIES, assert_figures_built, plan_study, read_metrics, run_snakemake, write_config
 
 STUDY = STUDIES / "geopolitics.yaml"
 FIGURES = ("country_pairs_favourability", "geopolitics_home_shift", "geopolitics_language", "geopolitics_pairs")
@@ -40,8 +40,7 @@ def stand_in_config(tmp: Path) -> dict:
         entry.update(id=str(tiny_model(tmp / "models" / name, REPO / "data", seed=seed, config=shape)),
                      dtype="float32", trust_remote_code=False)
     cfg["threads"] = {"finetune": 1, "evaluate": 1}
-    for ds in cfg["datasets"].values():
-        ds["path"] = str(REPO / ds["path"])
+    cfg["datasets"] = repo_files(cfg["datasets"])
     # health-01..04 and military-01: two scenario types
     cfg["probes"]["country_pairs"].update(countries=["USA", "China", "France"], fictional=False,
                                           languages=["en", "zh"], scenario_types=["health", "military"],
