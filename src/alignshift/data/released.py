@@ -134,13 +134,13 @@ def read_released(path: str | Path, model: str, language: str, fictional: bool, 
     require_columns(df, COLUMNS, str(path))
     require_values(df, "question", set(QUESTIONS), str(path))
     numbers = df[["diff_fwd", "diff_rev", "bias", "compliance"]].astype(float)
-    bad = ~np.isclose(numbers["bias"], (numbers["diff_fwd"] + numbers["diff_rev"]) / 2, atol=1e-6)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{path}: row {row + 2}: bias is not (diff_fwd + diff_rev) / 2")
     if numbers.isna().any().any():
         row = int(np.flatnonzero(numbers.isna().any(axis=1).to_numpy())[0])
         raise DataError(f"{path}: row {row + 2}: a missing number")
+    bad = pd.Series(~np.isclose(numbers["bias"], (numbers["diff_fwd"] + numbers["diff_rev"]) / 2, atol=1e-6))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{path}: row {row + 2}: bias is not (diff_fwd + diff_rev) / 2")
     question = df["question"].map(QUESTIONS)
     out = pd.DataFrame({
         "model": model, "probe": probe,

@@ -162,7 +162,7 @@ def filtered_items(items: pd.DataFrame, spec: dict) -> dict[str, pd.DataFrame]:
     filter is left out when `analysis.consistency_share` is null or only one question is asked."""
     out = {"none": items}
     keep = kept_scenarios(items, spec)
-    if keep is not None:
+    if keep:  # None: no filter set; []: no scenario passes (the coherence table shows why)
         out["consistent"] = items[items["scenario"].isin(keep)]
     return out
 
