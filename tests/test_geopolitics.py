@@ -300,7 +300,7 @@ def test_full_study_plans_offline(tmp_path):
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
     assert counts["fetch_model"] == 14 and counts["evaluate"] == 14
-    assert counts["prepare_data"] == 1 and counts["analyze"] == 1 and counts["analyze_country_pairs_tables"] == 1
+    assert counts["prepare_data"] == 1 and counts["analyze"] == 1 and counts["tables_country_pairs"] == 1
     assert counts["figure"] == len(cfg["figures"]) == 7
     assert "finetune" not in counts
     assert {name: (REPO / "resources" / "models" / name).exists() for name in cfg["models"]} == before
