@@ -3,6 +3,12 @@
 Every unordered pair is asked four ways: both role assignments (who acted first)
 times both option orders (who is (A)). The analysis averages the four, so neither a
 letter preference nor a role preference can pass for a country preference.
+
+`protocol: paper` builds the prompts as Bladon & Bent's released code does
+(`paper_text`), as token ids (`prompt_ids`: the chat template's text without special
+tokens, plain text with them, then the model's answer prefill encoded alone), and reads
+each letter from the last token id of each of its variants (`letter_token_ids`), scored
+as one-token continuations: the next-token log-softmax at the prompt's end.
 """
 
 from __future__ import annotations
@@ -137,8 +143,8 @@ def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
     by_ids = spec.get("letter_scoring", "text") == "token_ids"
     tokenizer = getattr(fmt, "tokenizer", None)
     prefill = getattr(fmt, "prefill", None) if chat else None
-    if (by_ids or paper) and tokenizer is None and (by_ids or prefill):
-        raise ProbeError("probes.country_pairs: token-id scoring needs the model's tokenizer")
+    if tokenizer is None and (by_ids or prefill):
+        raise ProbeError("probes.country_pairs: token-id scoring and an answer prefill need the model's tokenizer")
     if by_ids:
         letters = {letter: [(f"{letter}:{i}", (i,)) for i in letter_token_ids(tokenizer, spec["letters"][letter])]
                    for letter in ("A", "B")}
