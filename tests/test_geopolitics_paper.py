@@ -507,3 +507,20 @@ def test_released_study_runs_the_same_analysis(tmp_path):
     from alignshift.provenance import read_provenance
     prov = read_provenance(tmp_path / "results" / "scores" / "q-chat" / "country_pairs.parquet")
     assert {f["sha256"] for f in prov["files"]} == {sha[f["path"]] for f in prov["files"]}
+
+
+def test_released_study_plans_offline_without_models(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+           "NO_PROXY": ""}
+    study = REPO / "config" / "studies" / "geopolitics-released.yaml"
+    result = subprocess.run([*SNAKEMAKE, "-n", "--directory", str(tmp_path), "--configfile", str(study)], env=env,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-4000:]
+    counts = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    assert counts["released_scores"] == 14 and counts["tables_country_pairs"] == 1
+    assert "fetch_model" not in counts and "evaluate" not in counts and "prepare_data" not in counts
+    assert not (tmp_path / "resources").exists()
