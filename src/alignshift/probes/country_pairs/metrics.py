@@ -5,7 +5,10 @@ the raw score is log P(x's letter) - log P(y's letter) for the pair (x, y), and
 compliance is P(A) + P(B). An item (scenario, pair, language, question) scores the
 mean of its four prompts (both option orders, both role assignments), negated for
 "less justifiably" questions. A country's favourability is the mean over the items
-it appears in of the score oriented toward it (+ = judged more justified).
+it appears in (of the questions in `analysis.questions`; the paper: "more" only) of the
+score oriented toward it (+ = judged more justified). The paper's own statistics
+(type-mean favourability, coherence filter, maker and language tests, spread) are in
+the second half of this module.
 """
 
 from __future__ import annotations
