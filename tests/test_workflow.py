@@ -139,7 +139,7 @@ def test_changing_one_probe_reruns_only_its_jobs(per_probe_study):
     evaluated = [w for rule, w in jobs if rule == "evaluate"]
     assert evaluated == ["wildcards: model=tiny, probe=country_rank"]
     # report_config: the report's copy of the resolved config (workflow/rules/report.smk)
-    assert {rule for rule, _ in jobs} == {"evaluate", "analyze", "analyze_rank_correlation", "figure", "all",
+    assert {rule for rule, _ in jobs} == {"evaluate", "analyze", "tables_country_rank", "figure", "all",
                                           "report_config"}
     assert sorted(w for rule, w in jobs if rule == "figure") == ["wildcards: figure=country_rank_correlation",
                                                                  "wildcards: figure=country_rank_map"]
