@@ -140,7 +140,7 @@ def test_fictional_control_can_be_a_subset_and_unknown_ids_are_named():
     assert country_pairs.pairs({**spec, "fictional": ["Veldoria", "Lunavar", "Kestrania"]}, bank) == [
         ("USA", "China", False), ("Veldoria", "Lunavar", True), ("Veldoria", "Kestrania", True),
         ("Lunavar", "Kestrania", True)]
-    assert len(country_pairs.pairs(spec, bank)) == 1 + 6  # true: all four fictional countries
+    assert len(country_pairs.pairs(spec, bank)) == 1 + 66  # true: all 12 fictional countries (the project's 4, the paper's 8)
     with pytest.raises(probes.ProbeError, match=r"probes\.country_pairs\.fictional: unknown \['Atlantis'\]"):
         country_pairs.pairs({**spec, "fictional": ["Veldoria", "Atlantis"]}, bank)
 

@@ -18,7 +18,8 @@ def study_config(model_dir: Path) -> dict:
     for run in cfg["finetune"].values():
         run.update(base="tiny", recipe=str(REPO / run["recipe"]), save_steps=[1],
                    overrides={"training": {"max_steps": 2, "per_device_train_batch_size": 2}})
-    cfg["probes"]["country_pairs"] = {"max_scenarios": 1, "countries": ["USA", "China", "France"]}
+    cfg["probes"]["country_pairs"] = {"max_scenarios": 1, "countries": ["USA", "China", "France"], "questions": ["more"],
+                                      "fictional": ["Veldoria", "Ostrevia", "Lunavar", "Kestrania"]}
     cfg["probes"]["country_rank"] = {"max_questions": 6, "max_countries": 8}
     return cfg
 

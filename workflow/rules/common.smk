@@ -10,7 +10,11 @@ from alignshift import registry as reg
 REGISTRY = reg.build(config)
 # helper models (a synthesis teacher, a judge) set `evaluate: false`: fetched, not probed
 MODELS = [name for name, spec in REGISTRY.items() if spec.extra.get("evaluate", True)]
-FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter]
+# models whose scores come from their authors' released outputs (rule released_scores)
+# instead of an evaluation: never fetched, never run
+RELEASED = [name for name in MODELS if REGISTRY[name].extra.get("released")]
+EVALUATED = [name for name in MODELS if name not in RELEASED]
+FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter and name not in RELEASED]
 RUNS = config.get("finetune") or {}
 PROBES = list(config["probes"])
 # every probe's resolved spec (its defaults with the config's overrides)
