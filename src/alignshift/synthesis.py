@@ -109,7 +109,7 @@ def _teacher(manifest_path: str, teacher_spec: dict, device: str | None = None):
 
 
 def _fmt(lm, text: str) -> str:
-    return format_prompt(lm.tokenizer, text, chat=lm.spec.chat_template)
+    return format_prompt(lm.tokenizer, text, chat=lm.spec.chat_template, prompt_format=lm.spec.prompt_format)
 
 
 def filter_posts(posts: pd.DataFrame, lm, cfg: dict, cache: str | Path | None = None,

@@ -111,10 +111,11 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
         from ..prompts import format_prompt
 
         return format_prompt(lm.tokenizer, user, chat=lm.spec.chat_template,
-                             system=spec.get("system_prompt"), assistant_prefix=assistant_prefix)
+                             system=spec.get("system_prompt"), assistant_prefix=assistant_prefix,
+                             prompt_format=lm.spec.prompt_format)
 
     # whether prompts go through the chat template (a probe may prompt base models differently)
-    fmt.chat = bool(lm.spec.chat_template and lm.tokenizer.chat_template)
+    fmt.chat = bool(lm.spec.chat_template and lm.tokenizer.chat_template and lm.spec.prompt_format == "auto")
     probe = items_module(name)
     if getattr(lm.spec, "kind", "causal_lm") == "reward_model":
         # a reward model scores whole (question, response) texts; probes without a
