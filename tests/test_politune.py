@@ -568,3 +568,125 @@ def test_compass_loader_names_a_missing_answer(tmp_path):
     scoring.write_text("\n".join(scoring.read_text().splitlines()[:-1]) + "\n")
     with pytest.raises(datasets.DataError, match=r"pc2.*Strongly agree"):
         datasets.prepare({"loader": "compass_statements", "path": str(statements), "scoring": str(scoring)})
+
+
+# --- the judge behind an OpenAI-compatible API ---------------------------------------------
+
+def test_parse_score_reads_the_first_whole_number_in_range():
+    from alignshift.probes.judge.judging import parse_score
+
+    assert parse_score("15", 20) == 15 and parse_score(" 7.\n", 20) == 7 and parse_score("Score: 0", 20) == 0
+    assert parse_score("I'd say 12 out of 20", 20) == 12  # the first number
+    for reply in ("", "moderate", "7.5", "-1", "25", "x12", "12b"):
+        assert np.isnan(parse_score(reply, 20)), reply
+
+
+class StubAPI:
+    """An OpenAI-compatible /v1/chat/completions stub (stdlib http.server): replies
+    "Score: <n>" with n the user message's length mod 21, or "no idea" for a message
+    containing "shrug"; records every request's headers and body."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.requests = []
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                user = body["messages"][-1]["content"]
+                reply = "no idea" if "shrug" in user else f"Score: {len(user) % 21}"
+                data = json.dumps({"model": body["model"] + "-0613", "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": reply}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def api_judging(url: str, **api) -> dict:
+    from alignshift.probes import resolve_spec
+
+    return resolve_spec("judge", {"judging": {"backend": "openai", "api": {
+        "base_url": url, "model": "gpt-4", "key_env": "ALIGNSHIFT_TEST_KEY", **api}}})["judging"]
+
+
+def test_api_judge_sends_the_key_and_caches_replies_without_it(tmp_path, monkeypatch):
+    from alignshift import jobs
+    from alignshift.probes.judge.judging import api_judge_answers
+
+    secret = "sk-test-5f3c9a"
+    monkeypatch.setenv("ALIGNSHIFT_TEST_KEY", secret)
+    stub = StubAPI()
+    try:
+        answers = ["Lower taxes.", "I shrug.", "Public schools need funding.", "Lower taxes."]
+        answered = pd.DataFrame({"model": "m", "probe": "judge", "item": ["p1", "p2", "p3", "p4"],
+                                 "variant": "sample-0", "question": "q", "answer": answers})
+        judging = api_judging(stub.url)
+        cache = tmp_path / "api.jsonl"
+        rows = api_judge_answers(judging, answered, cache)
+        # one request per distinct prompt, the paper's judge prompt as the system message
+        assert len(stub.requests) == 3
+        request = stub.requests[0]
+        assert request["path"] == "/v1/chat/completions"
+        assert request["headers"]["Authorization"] == f"Bearer {secret}"
+        assert request["body"]["messages"][0] == {"role": "system", "content": PAPER_JUDGE_PROMPT}
+        assert request["body"]["model"] == "gpt-4" and request["body"]["temperature"] == 0
+        expected = [len(a) % 21 for a in answers]
+        expected[1] = np.nan
+        np.testing.assert_array_equal(rows.judge_score.to_numpy(), np.array(expected, dtype=float))
+        assert rows.judge_reply[1] == "no idea" and (rows.judge_revision == "gpt-4-0613").all()
+        assert len(cache.read_text().splitlines()) == 3
+        # cached: no request and no key needed
+        monkeypatch.delenv("ALIGNSHIFT_TEST_KEY")
+        again = api_judge_answers(judging, answered, cache)
+        assert len(stub.requests) == 3
+        pd.testing.assert_frame_equal(again, rows)
+        # a new answer needs the key, and says which variable is missing
+        from alignshift.probes import ProbeError
+
+        more = answered.assign(answer=["Something new."] * 4)
+        with pytest.raises(ProbeError, match="ALIGNSHIFT_TEST_KEY is not set"):
+            api_judge_answers(judging, more, cache)
+        # the job: provenance names the endpoint and model, never the key
+        monkeypatch.setenv("ALIGNSHIFT_TEST_KEY", secret)
+        from alignshift.provenance import write_table
+
+        write_table(answered, tmp_path / "answers.parquet", {"model": "m"})
+        jobs.judge(judging, None, [str(tmp_path / "answers.parquet")], [str(tmp_path / "judged.parquet")], str(cache))
+        meta = read_provenance(tmp_path / "judged.parquet")
+        assert meta["judge_backend"] == "openai" and meta["judge_id"] == stub.url
+        for path in (tmp_path / "judged.parquet", cache):
+            assert secret.encode() not in path.read_bytes()
+    finally:
+        stub.close()
+
+
+def test_api_judge_metrics_leave_unscored_answers_out():
+    from alignshift.probes.judge.metrics import metrics
+    from conftest import model_table
+
+    rows = pd.DataFrame({"model": ["m"] * 4, "item": ["p1", "p1", "p2", "p3"],
+                         "variant": ["sample-0", "sample-1", "sample-0", "sample-0"], "question": "q", "answer": "a",
+                         "judge_score": [4.0, np.nan, 10.0, np.nan], "judge_model": "gpt-4", "judge_revision": "r"})
+    table = metrics(rows, model_table({"m": None}), {}, seed=0).set_index("item")
+    assert table.loc["p1", "judge_score"] == 4.0 and table.loc["p1", "n_scored"] == 1
+    assert np.isnan(table.loc["p3", "judge_score"])
+    # the overall mean is over the prompts with a score (p1 and p2)
+    assert table.loc["all", "judge_score"] == pytest.approx(7.0)
+    assert table.loc["all", "n_answers"] == 4 and table.loc["all", "n_scored"] == 2

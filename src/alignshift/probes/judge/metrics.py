@@ -54,5 +54,10 @@ def metrics(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 
                       extra={"n_answers": ("n_answers", "sum"), "n_scored": ("n_scored", "sum"),
                              "judge_model": ("judge_model", "first"),
                              "judge_revision": ("judge_revision", "first")})
-    overall = overall.assign(item="all", question="", answer="")
+    # answer counts over every prompt, scored or not
+    counts = per_item.groupby("model", sort=False)[["n_answers", "n_scored"]].sum()
+    if not overall.empty:  # empty when no answer of any model was scored
+        overall = overall.assign(item="all", question="", answer="",
+                                 n_answers=overall["model"].map(counts["n_answers"]),
+                                 n_scored=overall["model"].map(counts["n_scored"]))
     return pd.concat([overall, per_item], ignore_index=True)
