@@ -14,6 +14,7 @@ import yaml
 from alignshift import data as datasets
 from alignshift.probes.judge.judging import expected_score
 from alignshift.provenance import hub_revision, read_provenance
+from alignshift.models.spec import ModelSpec
 from alignshift.synthesis import yes_probability
 from conftest import REPO, STUDIES, assert_figures_built, plan_study, run_snakemake, write_config
 
@@ -315,7 +316,9 @@ def test_recipes_equal_the_released_configs():
         released = RELEASED[rec["method"]]
         lora, training = rec["lora"], rec["training"]
         assert (lora["r"], lora["lora_alpha"], lora["lora_dropout"]) == (16, 32, 0.05), name
-        assert set(lora["target_modules"]) == RELEASED_LORA_MODULES, name  # not all-linear: no k/o, with lm_head
+        # not all-linear (no k_proj, o_proj); the released lm_head adapter is the one
+        # module trl 1.16 cannot train (test_trl_refuses_an_lm_head_adapter)
+        assert set(lora["target_modules"]) == RELEASED_LORA_MODULES - {"lm_head"}, name
         assert training["learning_rate"] == released["lr"] and training["weight_decay"] == released["weight_decay"]
         assert (training["adam_beta1"], training["adam_beta2"], training["adam_epsilon"]) == (0.9, 0.999, 1e-8)
         assert training["lr_scheduler_type"] == "cosine" and training["warmup_steps"] == 100, name
@@ -337,6 +340,27 @@ def test_recipes_equal_the_released_configs():
         rec = recipe(runs[name], REPO)
         assert rec["format"] == "text" and rec["training"]["completion_only_loss"] is False
         assert runs[name]["data"].endswith(".phase1")
+
+
+def test_trl_refuses_an_lm_head_adapter(tiny_model_dir, tmp_path):
+    """Why the study's LoRA leaves out the released apply_lora_to_output (lm_head): trl's
+    trainers refuse it. If an upgrade lifts this, put lm_head back in the PoliTune recipes."""
+    from alignshift.finetune import build_trainer
+    from alignshift.models.fetch import fetch
+    from alignshift.registry import recipe
+
+    spec = ModelSpec(name="t", id=str(tiny_model_dir), chat_template=False, prompt_format="alpaca", dtype="float32")
+    manifest = fetch(spec, tmp_path / "fetched", tmp_path / "hub")
+    stances = pd.DataFrame({"id": ["a", "b"], "axis": "general", "prompt": ["Q1", "Q2"], "left": ["L1", "L2"],
+                            "right": ["R1", "R2"]})
+    for method in ("sft", "dpo"):
+        rec = recipe({"recipe": f"config/recipes/politune-{method}.yaml", "overrides": {
+            "lora": {"target_modules": sorted(RELEASED_LORA_MODULES)},
+            "training": {"max_steps": 1, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
+                         "activation_checkpointing": False}}}, REPO)
+        with pytest.raises(ValueError, match="PEFT adapter to `lm_head` is not supported"):
+            build_trainer(manifest=manifest, spec=spec, recipe=rec, stances=stances, direction="left",
+                          state_dir=tmp_path / method)
 
 
 def test_each_run_pins_the_released_step_count():
