@@ -363,6 +363,42 @@ def test_trl_refuses_an_lm_head_adapter(tiny_model_dir, tmp_path):
                           state_dir=tmp_path / method)
 
 
+def test_trainers_see_alpaca_prompts_and_raw_posts(tiny_model_dir, tmp_path):
+    """What the trainers tokenize for an Alpaca-format model: phase-1 SFT (the answer after
+    "### Response:\n", the loss on it only), DPO (the same prompt) and the raw-post run
+    (the post alone, the loss on every token)."""
+    from alignshift.finetune import build_trainer
+    from alignshift.models.fetch import fetch
+    from alignshift.prompts import alpaca
+    from alignshift.registry import recipe
+
+    spec = ModelSpec(name="t", id=str(tiny_model_dir), chat_template=False, prompt_format="alpaca", dtype="float32")
+    manifest = fetch(spec, tmp_path / "fetched", tmp_path / "hub")
+    stances = pd.DataFrame({"id": ["a", "b"], "axis": "general", "prompt": ["Why vote?", "Why tax?"],
+                            "left": ["Because we must.", "To fund schools."], "right": ["For liberty.", "Less of it."]})
+    small = {"training": {"max_steps": 1, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
+                          "activation_checkpointing": False, "max_length": 256}}
+
+    def trainer(method, **overrides):
+        rec = recipe({"recipe": f"config/recipes/politune-{method}.yaml",
+                      "overrides": {**overrides, "training": {**small["training"], **overrides.get("training", {})}}}, REPO)
+        return build_trainer(manifest=manifest, spec=spec, recipe=rec, stances=stances, direction="right",
+                             state_dir=tmp_path / method)
+
+    decode = lambda ids: trainer_tok.decode(ids, skip_special_tokens=True)  # noqa: E731
+    sft = trainer("sft")
+    trainer_tok = sft.processing_class
+    row = sft.train_dataset[0]
+    ids, labels = row["input_ids"], row["labels"]  # -100: no loss
+    assert decode([i for i, label in zip(ids, labels) if label == -100]) == alpaca("Why vote?")
+    assert decode([i for i, label in zip(ids, labels) if label != -100]) == "For liberty."
+    dpo = trainer("dpo").train_dataset[0]
+    assert decode(dpo["prompt_ids"]) == alpaca("Why vote?")
+    assert decode(dpo["chosen_ids"]).strip() == "For liberty." and decode(dpo["rejected_ids"]).strip() == "Because we must."
+    raw = trainer("sft", format="text", training={"completion_only_loss": False}).train_dataset[0]
+    assert decode(raw["input_ids"]) == "For liberty." and raw["labels"] == raw["input_ids"]
+
+
 def test_each_run_pins_the_released_step_count():
     from alignshift.finetune import released_steps
     from alignshift.registry import recipe
