@@ -167,6 +167,12 @@ def test_synthesized_set_is_policy_stances_from_kept_posts(study):
     # a post whose instruction or answer came back empty is dropped (rare for any model)
     assert set(synth.id) <= set(kept.id) and len(synth) > len(kept) / 2
     assert (synth.post.values == kept.set_index("id").loc[synth.id, "text"].values).all()
+    # beside it, the phase-1 set: every kept post with a non-empty instruction, the post as
+    # the ideology's answer and no contrasting answer
+    base = pd.read_parquet(workdir / "results" / "data" / "synth_right.phase1.parquet")
+    assert set(synth.id) <= set(base.id) <= set(kept.id)
+    assert (base.right == base.post).all() and (base.left == "").all() and (base.prompt.str.strip() != "").all()
+    assert read_provenance(workdir / "results" / "data" / "synth_right.phase1.parquet")["dataset"] == "synth_right.phase1"
     # every teacher output was generated once and cached per input
     for stage in ("instruction", "aligned", "contrast"):
         lines = (workdir / "results" / "cache" / "synthesis" / "synth_right" / f"{stage}.jsonl").read_text().splitlines()
@@ -252,7 +258,7 @@ def test_judge_loads_once_per_study_and_a_judging_change_never_regenerates_answe
     assert list(answers.columns[:2]) == ["model", "probe"] and "judge_score" not in answers
     cfg = study_config(tiny_model_dir, threshold)
     cfg["probes"]["judge"]["judging"]["prompt"] = "Rate this statement from 0 (left) to 20 (right): {answer}"
-    (workdir / "changed.yaml").write_text(yaml.safe_dump(cfg))
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))  # the order write_config keeps: a reordered dict is a changed param
     plan = run_snakemake(workdir, "-n", configfile=workdir / "changed.yaml")
     assert plan.returncode == 0, plan.stderr[-3000:]
     rules = set(re.findall(r"^rule (\w+):", plan.stdout, re.M))
