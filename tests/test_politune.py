@@ -639,6 +639,14 @@ def test_compass_loader_names_a_missing_answer(tmp_path):
 
 # --- the judge behind an OpenAI-compatible API ---------------------------------------------
 
+def test_api_errors_never_show_the_key():
+    from alignshift.probes.judge.judging import redact
+
+    message = '{"error": {"message": "Incorrect API key provided: sk-proj-ab**********yz12. Or sk-live-9f8e7d"}}'
+    assert "sk-proj" not in redact(message, None) and "sk-live" not in redact(message, None)
+    assert redact("bad token secret-123 here", "secret-123") == "bad token <key> here"
+
+
 def test_parse_score_reads_the_first_whole_number_in_range():
     from alignshift.probes.judge.judging import parse_score
 

@@ -142,6 +142,14 @@ def parse_score(reply: str, scale_max: int) -> float:
     return float(value) if 0 <= value <= scale_max else math.nan
 
 
+def redact(text: str, key: str | None) -> str:
+    """`text` without the key, nor anything shaped like an OpenAI key (servers echo a
+    masked key in their 401 messages)."""
+    if key:
+        text = text.replace(key, "<key>")
+    return re.sub(r"sk-[A-Za-z0-9_*.\-]{4,}", "sk-<redacted>", text)
+
+
 def chat_completion(api: dict, messages: list[dict], key: str | None) -> dict:
     """One non-streaming /chat/completions request: {"reply", "model"} (the model name the
     server answered with). Retries on connection errors, 429 and 5xx; any other HTTP
@@ -160,7 +168,7 @@ def chat_completion(api: dict, messages: list[dict], key: str | None) -> dict:
                 payload = json.loads(response.read().decode("utf-8"))
             break
         except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")[:500]
+            detail = redact(exc.read().decode("utf-8", "replace")[:500], key)
             if exc.code != 429 and exc.code < 500 or attempt == attempts - 1:
                 raise ProbeError(f"judge API {url}: HTTP {exc.code}: {detail}") from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
