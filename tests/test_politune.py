@@ -1,8 +1,10 @@
 """PoliTune: teacher filter -> synthesis -> SFT/DPO -> judge, end to end on tiny models,
 plus the loaders and the full study's offline plan."""
 
+import contextlib
 import json
 import os
+import shutil
 import re
 from pathlib import Path
 
@@ -322,9 +324,8 @@ def test_recipes_equal_the_released_configs():
         released = RELEASED[rec["method"]]
         lora, training = rec["lora"], rec["training"]
         assert (lora["r"], lora["lora_alpha"], lora["lora_dropout"]) == (16, 32, 0.05), name
-        # not all-linear (no k_proj, o_proj); the released lm_head adapter is the one
-        # module trl 1.16 cannot train (test_trl_refuses_an_lm_head_adapter)
-        assert set(lora["target_modules"]) == RELEASED_LORA_MODULES - {"lm_head"}, name
+        # not all-linear (no k_proj, o_proj; lm_head, which all-linear leaves out)
+        assert set(lora["target_modules"]) == RELEASED_LORA_MODULES, name
         assert training["learning_rate"] == released["lr"] and training["weight_decay"] == released["weight_decay"]
         assert (training["adam_beta1"], training["adam_beta2"], training["adam_epsilon"]) == (0.9, 0.999, 1e-8)
         assert training["lr_scheduler_type"] == "cosine" and training["warmup_steps"] == 100, name
@@ -348,25 +349,101 @@ def test_recipes_equal_the_released_configs():
         assert runs[name]["data"].endswith(".phase1")
 
 
-def test_trl_refuses_an_lm_head_adapter(tiny_model_dir, tmp_path):
-    """Why the study's LoRA leaves out the released apply_lora_to_output (lm_head): trl's
-    trainers refuse it. If an upgrade lifts this, put lm_head back in the PoliTune recipes."""
-    from alignshift.finetune import build_trainer
+def test_lm_head_adapter_trains_through_trls_fused_head(tiny_model_dir, tmp_path, monkeypatch):
+    """The released apply_lora_to_output: trl 1.16 refuses a LoRA adapter on lm_head (its
+    fused loss reads lm_head.weight); finetune.fuse_output_adapter makes that weight the
+    adapted one. Its log-probs equal peft's own forward, the adapter trains, is saved
+    without the embeddings, and a killed run resumes to the uninterrupted adapter."""
+    import torch
+    from safetensors.torch import load_file
+
+    from alignshift import finetune
     from alignshift.models.fetch import fetch
     from alignshift.registry import recipe
 
-    spec = ModelSpec(name="t", id=str(tiny_model_dir), chat_template=False, prompt_format="alpaca", dtype="float32")
+    from alignshift.models.load import load
+
+    # Llama-3-8B and Mistral-7B have their own LM head; the tiny model shares its embeddings'
+    tied = ModelSpec(name="tied", id=str(tiny_model_dir), chat_template=False, prompt_format="alpaca", dtype="float32")
+    spec = ModelSpec(name="t", id=str(untied_copy(tiny_model_dir, tmp_path / "untied")), chat_template=False,
+                     prompt_format="alpaca", dtype="float32")
     manifest = fetch(spec, tmp_path / "fetched", tmp_path / "hub")
-    stances = pd.DataFrame({"id": ["a", "b"], "axis": "general", "prompt": ["Q1", "Q2"], "left": ["L1", "L2"],
-                            "right": ["R1", "R2"]})
-    for method in ("sft", "dpo"):
-        rec = recipe({"recipe": f"config/recipes/politune-{method}.yaml", "overrides": {
-            "lora": {"target_modules": sorted(RELEASED_LORA_MODULES)},
-            "training": {"max_steps": 1, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
-                         "activation_checkpointing": False}}}, REPO)
+    stances = pd.DataFrame({"id": list("abcd"), "axis": "general", "prompt": ["Q one?", "Q two?", "Q three?", "Q four?"],
+                            "left": ["L a.", "L b.", "L c.", "L d."], "right": ["R a.", "R b.", "R c.", "R d."]})
+    training = {"max_steps": 3, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1, "warmup_steps": 0,
+                "learning_rate": 1e-2, "activation_checkpointing": False, "max_length": 256}
+    rec = {method: recipe({"recipe": f"config/recipes/politune-{method}.yaml",
+                           "overrides": {"epochs": None, "lora": {"lora_dropout": 0.0}, "training": training}}, REPO)
+           for method in ("sft", "dpo")}
+    assert "lm_head" in rec["sft"]["lora"]["target_modules"]
+
+    def build(method, where):
+        return finetune.build_trainer(manifest=manifest, spec=spec, recipe=rec[method], stances=stances,
+                                      direction="right", state_dir=tmp_path / where)
+
+    # with tied embeddings, merging the head's adapter for evaluation would change both: refused
+    with pytest.raises(ValueError, match="shares its weight with the input embeddings"):
+        finetune.build_trainer(manifest=fetch(tied, tmp_path / "tied", tmp_path / "hub"), spec=tied, recipe=rec["sft"],
+                               stances=stances, direction="right", state_dir=tmp_path / "tied-state")
+    # without the workaround, trl still refuses (if an upgrade lifts this, drop the workaround)
+    with monkeypatch.context() as m:
+        m.setattr(finetune, "_lm_head_adapter_allowed", contextlib.nullcontext)
         with pytest.raises(ValueError, match="PEFT adapter to `lm_head` is not supported"):
-            build_trainer(manifest=manifest, spec=spec, recipe=rec, stances=stances, direction="left",
-                          state_dir=tmp_path / method)
+            build("sft", "refused")
+    trainer = build("sft", "probe")
+    model, head = trainer.model, trainer.model.get_output_embeddings()
+    with torch.no_grad():
+        head.lora_B["default"].weight.normal_(0, 0.5, generator=torch.Generator().manual_seed(0))
+    ids = torch.tensor([trainer.train_dataset[0]["input_ids"]])
+    model.eval()
+    with torch.no_grad():
+        fused = model(input_ids=ids, labels=ids, fused_lm_head=True).log_probs[0]
+        plain = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1).gather(-1, ids[0, 1:, None])[:, 0]
+        with model.disable_adapter():
+            base = model(input_ids=ids, labels=ids, fused_lm_head=True).log_probs[0]
+    torch.testing.assert_close(fused, plain, atol=1e-4, rtol=0)
+    assert (fused - base).abs().max() > 1.0  # the adapter counts, and disabling it (DPO's reference) removes it
+
+    for method in ("sft", "dpo"):
+        def run(where):
+            return finetune.train(manifest=manifest, spec=spec, recipe=rec[method], stances=stances, direction="right",
+                                  work_dir=tmp_path / where, out_dir=tmp_path / where / "adapters", steps=[1, 3],
+                                  data_revision="test")
+
+        run(f"{method}-whole")
+        saved = load_file(str(tmp_path / f"{method}-whole" / "adapters" / "step-3" / "adapter_model.safetensors"))
+        head_keys = sorted(k for k in saved if "lm_head" in k)
+        assert head_keys == ["base_model.model.lm_head.lora_A.weight", "base_model.model.lm_head.lora_B.weight"]
+        assert saved["base_model.model.lm_head.lora_B.weight"].abs().sum() > 0  # B starts at zero: it trained
+        assert not any("embed_tokens" in k for k in saved)
+        # killed after step 1: the rerun resumes from it to the same adapter
+        run(f"{method}-killed")
+        (state,) = (tmp_path / f"{method}-killed").glob("state-*")
+        shutil.rmtree(state / "checkpoint-3")
+        assert run(f"{method}-killed")["resumed_from"].endswith("checkpoint-1")
+        again = load_file(str(tmp_path / f"{method}-killed" / "adapters" / "step-3" / "adapter_model.safetensors"))
+        for key, value in saved.items():
+            torch.testing.assert_close(again[key], value, atol=1e-5, rtol=0)
+    # evaluation merges the adapter: the head changes, the input embeddings do not
+    base = load(manifest, spec, device="cpu").model
+    tuned = load(manifest, spec, adapter=str(tmp_path / "sft-whole" / "adapters" / "step-3"), device="cpu").model
+    assert (tuned.get_output_embeddings().weight - base.get_output_embeddings().weight).abs().max() > 1e-4
+    torch.testing.assert_close(tuned.get_input_embeddings().weight, base.get_input_embeddings().weight, atol=0, rtol=0)
+
+
+def untied_copy(model_dir: Path, out: Path) -> Path:
+    """The tiny model with its own LM head (a copy of the embeddings), as Llama-3-8B has."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.config.tie_word_embeddings = False
+    model.lm_head.weight = torch.nn.Parameter(model.get_input_embeddings().weight.detach().clone())
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out)
+    reloaded = AutoModelForCausalLM.from_pretrained(out)
+    assert reloaded.lm_head.weight.data_ptr() != reloaded.get_input_embeddings().weight.data_ptr()
+    return out
 
 
 def test_trainers_see_alpaca_prompts_and_raw_posts(tiny_model_dir, tmp_path):
@@ -378,7 +455,8 @@ def test_trainers_see_alpaca_prompts_and_raw_posts(tiny_model_dir, tmp_path):
     from alignshift.prompts import alpaca
     from alignshift.registry import recipe
 
-    spec = ModelSpec(name="t", id=str(tiny_model_dir), chat_template=False, prompt_format="alpaca", dtype="float32")
+    spec = ModelSpec(name="t", id=str(untied_copy(tiny_model_dir, tmp_path / "untied")), chat_template=False,
+                     prompt_format="alpaca", dtype="float32")
     manifest = fetch(spec, tmp_path / "fetched", tmp_path / "hub")
     stances = pd.DataFrame({"id": ["a", "b"], "axis": "general", "prompt": ["Why vote?", "Why tax?"],
                             "left": ["Because we must.", "To fund schools."], "right": ["For liberty.", "Less of it."]})

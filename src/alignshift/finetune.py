@@ -11,6 +11,8 @@ saved step and a changed recipe never resumes from a stale one.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import math
 import shutil
@@ -170,6 +172,59 @@ def training_records(recipe: dict, stances: pd.DataFrame, direction: str, spec: 
     return (preference_records if method == "dpo" else sft_records)(stances, direction, chat, prompt_format)
 
 
+@contextlib.contextmanager
+def _lm_head_adapter_allowed():
+    """trl 1.16's trainers refuse a LoRA adapter on the LM head, because their fused
+    LM-head loss reads `lm_head.weight` and would never train it. `fuse_output_adapter`
+    makes that weight the adapted one, so for its construction the check is lifted (the
+    name trl tests against is swapped for a class nothing is an instance of)."""
+    from trl.trainer import dpo_trainer, sft_trainer
+
+    class _NoTunerLayer:
+        pass
+
+    saved = {m: m.BaseTunerLayer for m in (dpo_trainer, sft_trainer)}
+    try:
+        for module in saved:
+            module.BaseTunerLayer = _NoTunerLayer
+        yield
+    finally:
+        for module, value in saved.items():
+            module.BaseTunerLayer = value
+
+
+def _adapted_weight(layer):
+    """The LM head's weight with its active LoRA adapters added: W + scaling * B A
+    (differentiable in A and B), or W with the adapters disabled (DPO's reference) or
+    merged. The adapter's dropout has no place in a weight and is not applied."""
+    base = layer.get_base_layer().weight
+    if layer.disable_adapters or layer.merged:
+        return base
+    deltas = [layer.get_delta_weight(a) for a in layer.active_adapters if a in layer.lora_A]
+    return base + sum(deltas).to(base.dtype) if deltas else base
+
+
+def _tied_head(model) -> bool:
+    head, embeddings = model.get_output_embeddings(), model.get_input_embeddings()
+    return head is not None and embeddings is not None and head.weight.data_ptr() == embeddings.weight.data_ptr()
+
+
+def fuse_output_adapter(model) -> bool:
+    """Let trl's fused LM-head loss train a LoRA adapter on the LM head (PoliTune's
+    released `apply_lora_to_output`): the adapted layer's `weight` becomes W + scaling *
+    B A. Its ordinary forward (generation, evaluation) is peft's, unchanged. True if the
+    model's LM head carries an adapter."""
+    from peft.tuners.lora import LoraLayer
+
+    layer = model.get_output_embeddings()
+    if not isinstance(layer, LoraLayer):
+        return False
+    if not getattr(type(layer), "_fused_output_adapter", False):
+        layer.__class__ = type(f"Fused{type(layer).__name__}", (type(layer),),
+                               {"weight": property(_adapted_weight), "_fused_output_adapter": True})
+    return True
+
+
 def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.DataFrame, direction: str,
                   state_dir: str | Path, steps: list[int] = ()):
     """The trl trainer (SFT or DPO, LoRA via peft) for one run, saving a full trainer
@@ -225,8 +280,23 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
         from trl import SFTConfig as Config, SFTTrainer as Trainer
     else:
         raise ValueError(f"recipe method must be sft or dpo, not {method!r}")
-    return length_grouped(Trainer)(model=model, args=Config(**common), train_dataset=dataset,
-                                   processing_class=tokenizer, peft_config=lora, callbacks=[SaveAtSteps()])
+    targets = recipe["lora"].get("target_modules")
+    output_adapter = isinstance(targets, (list, tuple)) and "lm_head" in targets
+    if output_adapter and _tied_head(model):
+        # merged for evaluation, an LM-head adapter would also change the input embeddings
+        raise ValueError(f"{spec.name}: its LM head shares its weight with the input embeddings "
+                         "(tie_word_embeddings), so a LoRA adapter on lm_head would change both when merged; "
+                         "remove lm_head from the recipe's lora.target_modules for this model")
+    with _lm_head_adapter_allowed() if output_adapter else contextlib.nullcontext():
+        trainer = length_grouped(Trainer)(model=model, args=Config(**common), train_dataset=dataset,
+                                          processing_class=tokenizer, peft_config=lora, callbacks=[SaveAtSteps()])
+    if output_adapter:
+        if not fuse_output_adapter(trainer.model):
+            raise RuntimeError("recipe lora.target_modules names lm_head, but the trained model's LM head has no adapter")
+        # peft would also save the (unchanged) input and output embeddings with every
+        # adapter once lm_head is a target: 2 GB per checkpoint for Llama-3-8B
+        trainer.model.save_pretrained = functools.partial(trainer.model.save_pretrained, save_embedding_layers=False)
+    return trainer
 
 
 def train(
