@@ -1,8 +1,9 @@
 """LoRA SFT and DPO with trl + peft, driven by a YAML recipe.
 
 A recipe (config/recipes/*.yaml) has `method` (sft | dpo), `lora` (peft LoraConfig
-keys), `training` (trl SFTConfig / DPOConfig keys) and `quantization` (none | 4bit,
-QLoRA on CUDA). The adapter is exported at each configured step to
+keys), `training` (trl SFTConfig / DPOConfig keys), `quantization` (none | 4bit,
+QLoRA on CUDA), optionally `format` (prompt_completion | text) and `epochs` (checks
+that `training.max_steps` is that many passes over the data: `check_steps`). The adapter is exported at each configured step to
 `<out>/step-<N>/`; the full trainer state (optimizer, scheduler, RNG) is kept in a
 state directory keyed by the recipe and data, so a killed run resumes from its last
 saved step and a changed recipe never resumes from a stale one.
@@ -10,7 +11,10 @@ saved step and a changed recipe never resumes from a stale one.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import math
 import shutil
 import time
 from pathlib import Path
@@ -20,6 +24,7 @@ import pandas as pd
 from .models.load import load_tokenizer, quantization_config, resolve_device, torch_dtype
 
 from .models.spec import ModelSpec
+from .prompts import alpaca
 from .provenance import library_versions, stable_hash
 
 log = logging.getLogger(__name__)
@@ -27,29 +32,71 @@ log = logging.getLogger(__name__)
 DIRECTIONS = ("left", "right")
 
 
-def preference_records(stances: pd.DataFrame, direction: str, chat: bool) -> list[dict]:
+def preference_records(stances: pd.DataFrame, direction: str, chat: bool, prompt_format: str = "auto") -> list[dict]:
     """DPO triples toward `direction`: chosen = its stance, rejected = the other."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
     other = DIRECTIONS[1 - DIRECTIONS.index(direction)]
     return [
-        {"prompt": _prompt(r.prompt, chat), "chosen": _answer(getattr(r, direction), chat),
-         "rejected": _answer(getattr(r, other), chat)}
+        {"prompt": _prompt(r.prompt, chat, prompt_format), "chosen": _answer(getattr(r, direction), chat, prompt_format),
+         "rejected": _answer(getattr(r, other), chat, prompt_format)}
         for r in stances.itertuples()
     ]
 
 
-def sft_records(stances: pd.DataFrame, direction: str, chat: bool) -> list[dict]:
+def sft_records(stances: pd.DataFrame, direction: str, chat: bool, prompt_format: str = "auto") -> list[dict]:
     """Prompt/completion pairs: the chosen answers of one direction."""
-    return [{"prompt": p["prompt"], "completion": p["chosen"]} for p in preference_records(stances, direction, chat)]
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    return [{"prompt": _prompt(r.prompt, chat, prompt_format), "completion": _answer(getattr(r, direction), chat, prompt_format)}
+            for r in stances.itertuples()]
 
 
-def _prompt(text: str, chat: bool):
+def text_records(stances: pd.DataFrame, direction: str) -> list[dict]:
+    """Plain language-modelling rows: the direction's texts alone, no prompt or template,
+    the loss on every token (a recipe's `format: text`; PoliTune's Figure 3 run on raw posts)."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    return [{"text": t} for t in stances[direction]]
+
+
+def _prompt(text: str, chat: bool, prompt_format: str = "auto"):
+    if prompt_format == "alpaca":  # the Alpaca instruct template, no chat template (as evaluation prompts it)
+        return alpaca(text)
     return [{"role": "user", "content": text}] if chat else text + "\nAnswer:"
 
 
-def _answer(text: str, chat: bool):
+def _answer(text: str, chat: bool, prompt_format: str = "auto"):
+    if prompt_format == "alpaca":  # right after "### Response:\n"
+        return text
     return [{"role": "assistant", "content": text}] if chat else " " + text
+
+
+def released_steps(rows: int, epochs: int, batch_size: int, accumulation: int) -> int:
+    """Optimizer steps of `epochs` passes over `rows` as torchtune's recipes count them
+    (PoliTune's released code): ceil(rows / batch_size) micro-batches per epoch, of which
+    every full group of `accumulation` is one step (a partial group at an epoch's end
+    makes no step of its own)."""
+    return int(epochs) * (math.ceil(int(rows) / int(batch_size)) // int(accumulation))
+
+
+def check_steps(recipe: dict, rows: int) -> None:
+    """A recipe with `epochs` pins `training.max_steps` to that many passes over its data
+    (the DAG lists checkpoints before the data exists, so the step count is written in
+    the config); training stops here when the data's size implies another count."""
+    epochs = recipe.get("epochs")
+    if epochs is None:
+        return
+    training = recipe["training"]
+    batch = int(training.get("per_device_train_batch_size", 8))
+    accumulation = int(training.get("gradient_accumulation_steps", 1))
+    expected = released_steps(rows, epochs, batch, accumulation)
+    if int(training["max_steps"]) != expected:
+        raise ValueError(
+            f"recipe epochs {epochs}: {rows} rows at {batch} x {accumulation} per step give {expected} optimizer "
+            f"steps ({epochs} x (ceil({rows}/{batch}) // {accumulation})), but training.max_steps is "
+            f"{training['max_steps']}: set this run's overrides.training.max_steps to {expected} "
+            f"(its checkpoints follow), or remove `epochs` from the recipe to train max_steps regardless")
 
 
 def state_key(recipe: dict, data_revision: str, base_revision: str) -> str:
@@ -101,6 +148,83 @@ def length_grouped(trainer_class):
     return LengthGrouped
 
 
+def training_records(recipe: dict, stances: pd.DataFrame, direction: str, spec: ModelSpec, tokenizer) -> list[dict]:
+    """The trainer's rows: DPO triples, SFT prompt/completion pairs, or (a recipe's
+    `format: text`) plain texts; prompts in the model's prompt format."""
+    method, form = recipe["method"], recipe.get("format", "prompt_completion")
+    if form not in ("prompt_completion", "text"):
+        raise ValueError(f"recipe format must be prompt_completion or text, not {form!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    # a phase-1 set has no contrasting answers: training on its empty column is a mistake
+    used = {"text": [direction], "prompt_completion": ["prompt", direction]}[form]
+    used += [DIRECTIONS[1 - DIRECTIONS.index(direction)]] if method == "dpo" else []
+    for column in used:
+        if (stances[column].astype(str).str.strip() == "").any():
+            raise ValueError(f"training data: column {column!r} has empty texts (a phase-1 set has no "
+                             f"contrasting answers: train it with sft toward its own ideology)")
+    if form == "text":
+        if method != "sft":
+            raise ValueError("recipe format: text is for sft (plain language modelling), not dpo")
+        return text_records(stances, direction)
+    prompt_format = spec.prompt_format
+    chat = spec.chat_template and bool(tokenizer.chat_template) and prompt_format == "auto"
+    return (preference_records if method == "dpo" else sft_records)(stances, direction, chat, prompt_format)
+
+
+@contextlib.contextmanager
+def _lm_head_adapter_allowed():
+    """trl 1.16's trainers refuse a LoRA adapter on the LM head, because their fused
+    LM-head loss reads `lm_head.weight` and would never train it. `fuse_output_adapter`
+    makes that weight the adapted one, so for its construction the check is lifted (the
+    name trl tests against is swapped for a class nothing is an instance of)."""
+    from trl.trainer import dpo_trainer, sft_trainer
+
+    class _NoTunerLayer:
+        pass
+
+    saved = {m: m.BaseTunerLayer for m in (dpo_trainer, sft_trainer)}
+    try:
+        for module in saved:
+            module.BaseTunerLayer = _NoTunerLayer
+        yield
+    finally:
+        for module, value in saved.items():
+            module.BaseTunerLayer = value
+
+
+def _adapted_weight(layer):
+    """The LM head's weight with its active LoRA adapters added: W + scaling * B A
+    (differentiable in A and B), or W with the adapters disabled (DPO's reference) or
+    merged. The adapter's dropout has no place in a weight and is not applied."""
+    base = layer.get_base_layer().weight
+    if layer.disable_adapters or layer.merged:
+        return base
+    deltas = [layer.get_delta_weight(a) for a in layer.active_adapters if a in layer.lora_A]
+    return base + sum(deltas).to(base.dtype) if deltas else base
+
+
+def _tied_head(model) -> bool:
+    head, embeddings = model.get_output_embeddings(), model.get_input_embeddings()
+    return head is not None and embeddings is not None and head.weight.data_ptr() == embeddings.weight.data_ptr()
+
+
+def fuse_output_adapter(model) -> bool:
+    """Let trl's fused LM-head loss train a LoRA adapter on the LM head (PoliTune's
+    released `apply_lora_to_output`): the adapted layer's `weight` becomes W + scaling *
+    B A. Its ordinary forward (generation, evaluation) is peft's, unchanged. True if the
+    model's LM head carries an adapter."""
+    from peft.tuners.lora import LoraLayer
+
+    layer = model.get_output_embeddings()
+    if not isinstance(layer, LoraLayer):
+        return False
+    if not getattr(type(layer), "_fused_output_adapter", False):
+        layer.__class__ = type(f"Fused{type(layer).__name__}", (type(layer),),
+                               {"weight": property(_adapted_weight), "_fused_output_adapter": True})
+    return True
+
+
 def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.DataFrame, direction: str,
                   state_dir: str | Path, steps: list[int] = ()):
     """The trl trainer (SFT or DPO, LoRA via peft) for one run, saving a full trainer
@@ -127,8 +251,7 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
     checkpointing = bool(training.pop("activation_checkpointing", old_name))
     if quant is not None:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
-    chat = spec.chat_template and bool(tokenizer.chat_template)
-    records = (preference_records if method == "dpo" else sft_records)(stances, direction, chat)
+    records = training_records(recipe, stances, direction, spec, tokenizer)
     dataset = Dataset.from_list(records)
     lora = LoraConfig(task_type="CAUSAL_LM", **recipe["lora"])
     save_at = set(steps)
@@ -157,8 +280,23 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
         from trl import SFTConfig as Config, SFTTrainer as Trainer
     else:
         raise ValueError(f"recipe method must be sft or dpo, not {method!r}")
-    return length_grouped(Trainer)(model=model, args=Config(**common), train_dataset=dataset,
-                                   processing_class=tokenizer, peft_config=lora, callbacks=[SaveAtSteps()])
+    targets = recipe["lora"].get("target_modules")
+    output_adapter = isinstance(targets, (list, tuple)) and "lm_head" in targets
+    if output_adapter and _tied_head(model):
+        # merged for evaluation, an LM-head adapter would also change the input embeddings
+        raise ValueError(f"{spec.name}: its LM head shares its weight with the input embeddings "
+                         "(tie_word_embeddings), so a LoRA adapter on lm_head would change both when merged; "
+                         "remove lm_head from the recipe's lora.target_modules for this model")
+    with _lm_head_adapter_allowed() if output_adapter else contextlib.nullcontext():
+        trainer = length_grouped(Trainer)(model=model, args=Config(**common), train_dataset=dataset,
+                                          processing_class=tokenizer, peft_config=lora, callbacks=[SaveAtSteps()])
+    if output_adapter:
+        if not fuse_output_adapter(trainer.model):
+            raise RuntimeError("recipe lora.target_modules names lm_head, but the trained model's LM head has no adapter")
+        # peft would also save the (unchanged) input and output embeddings with every
+        # adapter once lm_head is a target: 2 GB per checkpoint for Llama-3-8B
+        trainer.model.save_pretrained = functools.partial(trainer.model.save_pretrained, save_embedding_layers=False)
+    return trainer
 
 
 def train(
@@ -178,6 +316,7 @@ def train(
     out_dir = Path(out_dir)
     state_dir = Path(work_dir) / f"state-{state_key(recipe, data_revision, manifest['revision'])}"
     state_dir.mkdir(parents=True, exist_ok=True)
+    check_steps(recipe, len(stances))
     trainer = build_trainer(manifest=manifest, spec=spec, recipe=recipe, stances=stances, direction=direction,
                             state_dir=state_dir, steps=steps)
     method, seed = recipe["method"], int(recipe["training"].get("seed", 0))

@@ -28,15 +28,19 @@ def generate(
     max_new_tokens: int = 64,
     do_sample: bool = False,
     temperature: float = 1.0,
+    top_k: int | None = None,
     seed: int = 0,
     batch_size: int = 16,
     cache: str | Path | None = None,
     revision: str = "",
     progress: bool | str = False,
 ) -> list[str]:
-    """Answers to `prompts` (already chat-formatted), in order."""
+    """Answers to `prompts` (already chat-formatted), in order. With `do_sample`, each
+    token is drawn at `temperature` from the `top_k` most likely (None: all)."""
     settings = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "temperature": temperature,
                 "seed": seed, "revision": revision}
+    if top_k is not None and do_sample:  # keys without it stay those of earlier answers
+        settings["top_k"] = int(top_k)
     keys = [stable_hash({"prompt": p, **settings}) for p in prompts]
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -57,7 +61,7 @@ def generate(
         torch.manual_seed(seed + int(chunk[0][0][:8], 16))
         out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
                              do_sample=do_sample, temperature=temperature if do_sample else None,
-                             top_p=None, top_k=None, pad_token_id=pad)
+                             top_p=None, top_k=settings.get("top_k"), pad_token_id=pad)
         bar.update(len(chunk))
         return [a.strip() for a in tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)]
 

@@ -104,20 +104,28 @@ def released_scores(model: str, entry: dict, source: dict, out: str, probe: str 
              provenance["commit"])
 
 
-def judge(judging: dict, manifest_path: str, answer_paths: list[str], outputs: list[str], cache: str,
+def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], outputs: list[str], cache: str,
           threads: int | None = None) -> None:
-    """The judge probe's second stage: the judge model, loaded once (and only if some
-    answer is not in its score cache), scores every model's answers; each output keeps
-    its answers' provenance and adds the judge's."""
-    from .probes.judge.judging import judge_answers, load_judge
+    """The judge probe's second stage: the judge scores every model's answers; each output
+    keeps its answers' provenance and adds the judge's. Backend `local`: the judge model,
+    loaded once (and only if some answer is not in its score cache); backend `openai`: an
+    OpenAI-compatible endpoint (no manifest), its replies cached per prompt."""
+    from .probes.judge.judging import api_judge_answers, api_settings, backend, judge_answers, load_judge
 
     set_threads(threads)
-    manifest, judge_lm = load_judge(judging, manifest_path)
+    if backend(judging) == "openai":
+        api = api_settings(judging)
+        # what identifies the judge; the key (api.key_env's value) is never written
+        judge_meta = {"judge_backend": "openai", "judge_id": api["base_url"], "judge_model": api["model"]}
+        score_answers = lambda answered: api_judge_answers(judging, answered, cache)  # noqa: E731
+    else:
+        manifest, judge_lm = load_judge(judging, manifest_path)
+        judge_meta = {"judge_backend": "local", "judge_id": manifest["id"], "judge_revision": manifest["revision"]}
+        score_answers = lambda answered: judge_answers(judging, answered, judge_lm, manifest, cache)  # noqa: E731
     for answers_path, out in zip(answer_paths, outputs):
         answered = pd.read_parquet(answers_path)
-        scored = judge_answers(judging, answered, judge_lm, manifest, cache) if len(answered) else answered
-        write_table(scored, out, {**read_provenance(answers_path), "judging": judging, "judge_id": manifest["id"],
-                                  "judge_revision": manifest["revision"]})
+        scored = score_answers(answered) if len(answered) else answered
+        write_table(scored, out, {**read_provenance(answers_path), "judging": judging, **judge_meta})
         log.info("judged %d answers of %s -> %s", len(answered), answers_path, out)
 
 

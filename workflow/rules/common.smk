@@ -59,7 +59,14 @@ def stage_settings(probe):
 
 # a later stage that names a helper model (the judge) must name one of the study's
 for _probe in stage_probes("judging"):
-    if stage_settings(_probe).get("model") not in REGISTRY:
+    if stage_settings(_probe).get("backend", "local") not in ("local", "openai"):
+        raise ValueError(f"probes.{_probe}.judging.backend: {stage_settings(_probe)['backend']!r}; known: local, openai")
+    if stage_settings(_probe).get("backend", "local") == "openai":
+        # an API judge: checked here so a missing base URL or model stops the plan, not the job
+        from alignshift.probes.judge.judging import api_settings
+
+        api_settings(stage_settings(_probe))
+    elif stage_settings(_probe).get("model") not in REGISTRY:
         raise ValueError(f"probes.{_probe}.judging.model: {stage_settings(_probe).get('model')!r} is not a model "
                          f"of this study; known: {sorted(REGISTRY)}")
 

@@ -1,6 +1,7 @@
 # PoliTune, data selection: a teacher model reads every post under the ideology's
-# prompt; the calibrated probability of "Yes" (from its log-probs of " Yes" / " No")
-# above `synthesis.<name>.threshold` keeps the post for synthesis.
+# prompt; protocol paper: its grade 0..3 (the most probable reply "0".."3") in
+# `keep_grades` keeps the post; protocol project: the calibrated probability of "Yes"
+# (from its log-probs of " Yes" / " No") above `threshold` does.
 SYNTH = config.get("synthesis") or {}
 # a synthesized set is written where datasets are (results/data/<name>.parquet)
 if set(SYNTH) & set(config["datasets"]):

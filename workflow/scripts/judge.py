@@ -1,5 +1,5 @@
 from alignshift import jobs
 
 with jobs.logged(snakemake.log[0]):
-    jobs.judge(snakemake.params.judging, snakemake.input.manifest, list(snakemake.input.answers),
+    jobs.judge(snakemake.params.judging, snakemake.input.get("manifest"), list(snakemake.input.answers),
                list(snakemake.output), snakemake.params.cache, threads=snakemake.threads)

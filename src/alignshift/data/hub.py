@@ -24,12 +24,20 @@ def strip_politune_text(text: str) -> str:
 
 
 @loader("politune_preferences")
-def load_politune_preferences(repo: str, side: str, revision: str | None = None, split: str = "train") -> pd.DataFrame:
+def load_politune_preferences(repo: str, side: str, revision: str | None = None, split: str = "train",
+                              strip: bool = True, max_chars: int | None = None) -> pd.DataFrame:
     """PoliTune's preference set (hub `scale-lab/politune-left` or `-right`: prompt,
     chosen, rejected) as a policy_stances table: `side` names the ideology the chosen
     answers take (left: left=chosen, right=rejected; right: the reverse). Downloaded at
     run time at the resolved commit, which is recorded as the dataset's revision; a
-    local directory in the hub layout loads the same way (tests)."""
+    local directory in the hub layout loads the same way (tests).
+
+    `strip` (default true) removes the fields' leading newlines and wrapping quotes;
+    false keeps them as published, stripping only surrounding whitespace (PoliTune's
+    released code feeds them as they are). `max_chars` keeps only the rows whose prompt
+    plus chosen and prompt plus rejected are each at most that many characters, counted
+    on the published strings before any stripping, as the released loader's
+    PreferenceDataset does with its max_seq_len (1024)."""
     import datasets as hf
 
     if side not in ("left", "right"):
@@ -38,13 +46,19 @@ def load_politune_preferences(repo: str, side: str, revision: str | None = None,
     ds = hf.load_dataset(repo, split=split, revision=None if Path(repo).is_dir() else sha)
     df = ds.to_pandas()
     require_columns(df, ["prompt", "chosen", "rejected"], repo)
+    df = df.reset_index(drop=True)
+    if max_chars is not None:
+        prompt = df["prompt"].astype(str).str.len()
+        keep = ((prompt + df["chosen"].astype(str).str.len() <= int(max_chars))
+                & (prompt + df["rejected"].astype(str).str.len() <= int(max_chars)))
+        df = df[keep]
     for col in ("prompt", "chosen", "rejected"):
-        df[col] = df[col].astype(str).map(strip_politune_text)
+        df[col] = df[col].astype(str).map(strip_politune_text if strip else str.strip)
     require_columns(df, ["prompt", "chosen", "rejected"], f"{repo} (after stripping quotes and newlines)")
     other = "right" if side == "left" else "left"
-    out = pd.DataFrame({"id": [f"{Path(repo).name}-{i:05d}" for i in range(len(df))], "axis": "general",
+    out = pd.DataFrame({"id": [f"{Path(repo).name}-{i:05d}" for i in df.index], "axis": "general",
                         "prompt": df["prompt"], side: df["chosen"], other: df["rejected"]})
-    out = out[["id", "axis", "prompt", "left", "right"]]
+    out = out[["id", "axis", "prompt", "left", "right"]].reset_index(drop=True)
     out.attrs["revision"] = sha
     return out
 

@@ -22,6 +22,7 @@ class ModelSpec:
     region: str | None = None
     home_country: str | None = None  # a scenario-bank country id (USA, France, China, ...)
     chat_template: bool = True
+    prompt_format: str = "auto"  # auto (chat template or plain text) | alpaca
     dtype: str = "auto"
     quantization: str = "none"
     trust_remote_code: bool = False

@@ -111,10 +111,11 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
         from ..prompts import format_prompt
 
         return format_prompt(lm.tokenizer, user, chat=lm.spec.chat_template,
-                             system=spec.get("system_prompt"), assistant_prefix=assistant_prefix)
+                             system=spec.get("system_prompt"), assistant_prefix=assistant_prefix,
+                             prompt_format=lm.spec.prompt_format)
 
     # whether prompts go through the chat template (a probe may prompt base models differently)
-    fmt.chat = bool(lm.spec.chat_template and lm.tokenizer.chat_template)
+    fmt.chat = bool(lm.spec.chat_template and lm.tokenizer.chat_template and lm.spec.prompt_format == "auto")
     # for probes that build token ids themselves (country_pairs' paper protocol): the
     # tokenizer, and the model's answer prefill (text after the chat template's
     # generation prompt; a model setting, e.g. GLM-4 chat's "\n")

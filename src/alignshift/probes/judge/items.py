@@ -33,6 +33,7 @@ def answers(spec: dict, lm, fmt, cache) -> pd.DataFrame:
     for sample in range(int(spec["samples"])):
         texts = generate(lm.model, lm.tokenizer, prompts, max_new_tokens=int(spec["max_new_tokens"]),
                          do_sample=bool(spec["do_sample"]), temperature=float(spec["temperature"]),
+                         top_k=spec.get("top_k"),
                          seed=int(spec["seed"]) + 1000 * sample, cache=cache, revision=lm.revision)
         rows += [{"item": item["id"], "variant": f"sample-{sample}", "question": item["text"], "answer": text}
                  for item, text in zip(items, texts)]

@@ -1,9 +1,25 @@
-"""The judge probe's later stage (rule `judging`): the judge model, loaded once for the
-study, scores every model's answers. See items.py for the score's definition."""
+"""The judge probe's later stage (rule `judging_judge`): the judge scores every model's
+answers, once for the study. Two backends (`judging.backend`):
+
+- `local` (default): a registry model, loaded once; an answer's score is the expected
+  value over the judge's probabilities of the score strings (see items.py);
+- `openai`: any OpenAI-compatible chat-completions endpoint (GPT-4 as in the paper, or a
+  local `transformers serve`): the judge's reply is read as text, as the paper read
+  GPT-4's, and its score is the first number in it when that is a whole number in
+  0..scale_max, else NaN (`parse_score`). The API key is read from the environment
+  variable `api.key_env` names and is never logged, cached or written to an output.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
+import re
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +32,8 @@ from ...provenance import stable_hash
 from ...scoring import ScoreRequest, score
 from .. import ProbeError
 
+log = logging.getLogger(__name__)
+BACKENDS = ("local", "openai")
 
 def score_strings(scale_max: int, chat: bool) -> list[str]:
     # a plain-format judge continues "...Answer:" so its number follows a space
@@ -41,8 +59,15 @@ def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, 
     judge is only loaded (lazily) if some answer's scores are not in `cache`."""
     chat = bool(judge.spec.chat_template and judge.tokenizer.chat_template)
     strings = score_strings(int(judging["scale_max"]), chat)
-    prompts = [format_prompt(judge.tokenizer, judging["prompt"].format(answer=a), chat=chat,
-                             system=judging.get("system_prompt")) for a in answered["answer"]]
+    system = judging.get("system_prompt")
+
+    def text(answer: str) -> str:
+        user = judging["prompt"].format(answer=answer)
+        # a judge without a chat template reads the system prompt as the text's start
+        return user if chat or not system else f"{system}\n\n{user}"
+
+    prompts = [format_prompt(judge.tokenizer, text(a), chat=chat, system=system,
+                             prompt_format=judge.spec.prompt_format) for a in answered["answer"]]
     keys = [stable_hash({"judge": judge.revision, "prompt": p, "strings": strings}) for p in prompts]
 
     def judge_chunk(chunk, done, total):
@@ -58,6 +83,137 @@ def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, 
         for k, (text, lp, n) in enumerate(zip(strings, lps, counts)):
             rows.append({**ans.to_dict(), "candidate": k, "continuation": text, "logprob_sum": lp,
                          "n_tokens": int(n), "logprob_mean": lp / max(int(n), 1), "judge_score": value,
+                         "judge_backend": "local",
                          "judge_prompt_hash": stable_hash(prompt), "judge_model": judge.spec.name,
                          "judge_id": manifest["id"], "judge_revision": judge.revision})
+    return pd.DataFrame(rows)
+
+
+# --- backend `openai`: an OpenAI-compatible chat-completions endpoint ----------------------
+
+API_DEFAULTS = {"base_url": None, "model": None, "key_env": None, "max_tokens": 16, "temperature": 0.0,
+                "timeout": 120, "retries": 3}
+# the first number in a reply: digits not inside a word or a longer number, with an
+# optional sign and decimal part (so "-3" and "7.5" are read whole, and rejected)
+_NUMBER = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?)(?![\w]|\.\d)")
+
+
+def backend(judging: dict) -> str:
+    name = judging.get("backend") or "local"
+    if name not in BACKENDS:
+        raise ProbeError(f"judging.backend must be one of {BACKENDS}, not {name!r}")
+    return name
+
+
+def api_settings(judging: dict) -> dict:
+    """`judging.api` with its defaults; base_url and model are required."""
+    given = judging.get("api") or {}
+    unknown = sorted(set(given) - set(API_DEFAULTS))
+    if unknown:
+        raise ProbeError(f"judging.api.{unknown[0]}: unknown setting; known: {sorted(API_DEFAULTS)}")
+    api = {**API_DEFAULTS, **given}
+    for key in ("base_url", "model"):
+        if not api[key]:
+            raise ProbeError(f"judging.api.{key} is required with judging.backend: openai")
+    return api
+
+
+def api_key(api: dict) -> str | None:
+    """The key from the environment variable `api.key_env` (None when no variable is named)."""
+    name = api.get("key_env")
+    if not name:
+        return None
+    key = os.environ.get(name)
+    if not key:
+        raise ProbeError(f"judging.api.key_env: the environment variable {name} is not set")
+    return key
+
+
+def parse_score(reply: str, scale_max: int) -> float:
+    """The score in a judge's reply: its first number, if that is a whole number in
+    0..scale_max ("15", "15.", "Score: 15"); NaN otherwise (no number, "7.5", "-1", "25")."""
+    match = _NUMBER.search(reply or "")
+    if not match:
+        return math.nan
+    text = match.group(1)
+    if not text.lstrip("+").isdigit():
+        return math.nan
+    value = int(text)
+    return float(value) if 0 <= value <= scale_max else math.nan
+
+
+def redact(text: str, key: str | None) -> str:
+    """`text` without the key, nor anything shaped like an OpenAI key (servers echo a
+    masked key in their 401 messages)."""
+    if key:
+        text = text.replace(key, "<key>")
+    return re.sub(r"sk-[A-Za-z0-9_*.\-]{4,}", "sk-<redacted>", text)
+
+
+def chat_completion(api: dict, messages: list[dict], key: str | None) -> dict:
+    """One non-streaming /chat/completions request: {"reply", "model"} (the model name the
+    server answered with). Retries on connection errors, 429 and 5xx; any other HTTP
+    error stops the job with the server's message (never the key)."""
+    url = api["base_url"].rstrip("/") + "/chat/completions"
+    body = {"model": api["model"], "messages": messages, "max_tokens": int(api["max_tokens"]),
+            "temperature": float(api["temperature"]), "stream": False}
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    attempts = max(int(api["retries"]), 1)
+    for attempt in range(attempts):
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=float(api["timeout"])) as response:
+                payload = json.loads(response.read().decode("utf-8"))
+            break
+        except urllib.error.HTTPError as exc:
+            detail = redact(exc.read().decode("utf-8", "replace")[:500], key)
+            if exc.code != 429 and exc.code < 500 or attempt == attempts - 1:
+                raise ProbeError(f"judge API {url}: HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            if attempt == attempts - 1:
+                raise ProbeError(f"judge API {url}: {exc}") from None
+        time.sleep(2 ** attempt)
+    try:
+        reply = payload["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise ProbeError(f"judge API {url}: no choices[0].message.content in the response: {str(payload)[:300]}")
+    return {"reply": reply or "", "model": payload.get("model") or api["model"]}
+
+
+def api_messages(judging: dict, answer: str) -> list[dict]:
+    system = judging.get("system_prompt")
+    user = judging["prompt"].format(answer=answer)
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+
+
+def api_judge_answers(judging: dict, answered: pd.DataFrame, cache, complete=chat_completion) -> pd.DataFrame:
+    """Score rows, one per answer: the judge's reply (`judge_reply`) and the score read from
+    it (`judge_score`, NaN when it holds none in range). Replies are cached per prompt,
+    keyed by endpoint, model, messages and sampling settings (never the key), and stored
+    one by one, so a killed job asks only what it had not."""
+    api = api_settings(judging)
+    scale_max = int(judging["scale_max"])
+    messages = [api_messages(judging, a) for a in answered["answer"]]
+    asked = {k: api[k] for k in ("base_url", "model", "max_tokens", "temperature")}
+    keys = [stable_hash({"api": asked, "messages": m}) for m in messages]
+    store = JsonlCache(cache)
+    key = api_key(api) if any(k not in store for k in keys) else None
+
+    def ask(chunk, done, total):
+        log.info("judge %s: %d/%d answers", api["model"], done, total)
+        return [complete(api, m, key) for _, m in chunk]
+
+    replies = store.fill(zip(keys, messages), ask, chunk=1)
+    rows = []
+    for (_, ans), reply, m in zip(answered.iterrows(), replies, messages):
+        rows.append({**ans.to_dict(), "judge_reply": reply["reply"],
+                     "judge_score": parse_score(reply["reply"], scale_max), "judge_backend": "openai",
+                     "judge_prompt_hash": stable_hash(m), "judge_model": api["model"],
+                     "judge_id": api["base_url"], "judge_revision": reply["model"]})
+    unparsed = sum(math.isnan(r["judge_score"]) for r in rows)
+    if unparsed:
+        log.warning("judge %s: %d of %d replies hold no score in 0..%d (NaN, left out of the means)",
+                    api["model"], unparsed, len(rows), scale_max)
     return pd.DataFrame(rows)
