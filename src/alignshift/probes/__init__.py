@@ -29,7 +29,7 @@ import yaml
 
 from ..cache import JsonlCache
 from ..provenance import stable_hash
-from ..scoring import ScoreRequest, score
+from ..scoring import TOKENIZATION, ScoreRequest, score
 
 PROBE_DIR = Path(__file__).parent
 # spec keys that describe the workflow around a probe; with the later stages' settings
@@ -132,8 +132,8 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
 def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) -> pd.DataFrame:
     grouped = rows.groupby("prompt", sort=False)["continuation"].apply(tuple)
     spec_hash = stable_hash(spec)
-    keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p, "continuations": c})
-            for p, c in grouped.items()]
+    keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p, "continuations": c,
+                         "tokenization": TOKENIZATION}) for p, c in grouped.items()]
     store = JsonlCache(cache)
 
     def score_chunk(chunk, done, total):
