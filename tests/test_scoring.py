@@ -141,3 +141,60 @@ def test_continuation_without_tokens_of_its_own_is_an_error(sp_tokenizer):
     # the prompt's last piece leaves nothing to score
     with pytest.raises(ValueError, match="no tokens of its own"):
         split_joint(sp_tokenizer, "is:", [""])
+
+
+@pytest.fixture(scope="module")
+def bpe_tokenizer():
+    from alignshift.stand_ins import corpus, train_tokenizer
+    from conftest import REPO
+
+    return train_tokenizer(corpus(REPO / "data"))
+
+
+@pytest.mark.parametrize("kind", ["bpe", "sentencepiece"])
+def test_joint_split_equals_tokenizing_the_whole_text(kind, bpe_tokenizer, sp_tokenizer):
+    """The scorer re-tokenizes only the prompt's last tokens with each continuation; on
+    prompts cut anywhere in real text (mid-word, after a space or newline, after
+    template markup) that equals tokenizing prompt + continuation whole and splitting
+    at the prompt's token count (the released procedure)."""
+    from alignshift.scoring import _prompt_tail
+    from alignshift.stand_ins import corpus
+    from conftest import REPO
+
+    tok = bpe_tokenizer if kind == "bpe" else sp_tokenizer
+    rng = np.random.default_rng(0)
+    texts = [t for t in corpus(REPO / "data") if len(t) > 40]
+    conts = ["(A)", "A)", " A", "A", " the United States", "\nAnswer:", "  two spaces", ",", "ing", "'s", " 45 million"]
+    tails = {}
+    used_tail = 0
+    for i in range(60):
+        text = texts[int(rng.integers(len(texts)))]
+        prompt = text[: int(rng.integers(10, len(text)))] + ["", " ", "\n", ": ", " ("][i % 5]
+        if i % 7 == 0:
+            prompt = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                             add_generation_prompt=True)
+        prompt_ids = encode_prompt(tok, prompt)
+        for c in conts:
+            whole = encode_prompt(tok, prompt + c)
+            if len(whole) <= len(prompt_ids):  # e.g. "... " + "A" -> "... A": nothing of its own to score
+                with pytest.raises(ValueError, match="no tokens of its own"):
+                    split_joint(tok, prompt, [c], tails=tails)
+                continue
+            own_ids, [(prefix, ids)] = split_joint(tok, prompt, [c], tails=tails)
+            assert own_ids == prompt_ids
+            assert prefix + ids == whole, (prompt[-20:], c)
+            assert len(prefix) == len(prompt_ids)
+        used_tail += _prompt_tail(tok.backend_tokenizer, prompt, tok(prompt, add_special_tokens=False).input_ids,
+                                  conts[0])[0] > 0
+    assert used_tail > 40  # the fast path is the usual one
+
+
+def test_joint_split_without_a_fast_tokenizer_tokenizes_whole_texts(sp_tokenizer):
+    class Slow:  # no backend_tokenizer: every prompt + continuation is tokenized whole
+        bos_token_id = sp_tokenizer.bos_token_id
+
+        def __call__(self, text, add_special_tokens=True):
+            return sp_tokenizer(text, add_special_tokens=add_special_tokens)
+
+    prompt = "Based on the choices the answer is: "
+    assert split_joint(Slow(), prompt, ["(A)", "(B)"]) == split_joint(sp_tokenizer, prompt, ["(A)", "(B)"])

@@ -23,6 +23,17 @@ packed segment, so the prompt is still computed once in the usual case. lm-evalu
 harness moves a prompt's trailing spaces onto the continuation first; the released code
 does not, and neither does this scorer. Token-id requests are used as given.
 
+Speed: tokenizing all of prompt + continuation for each of 181 countries would cost more
+than the forward pass. With a fast tokenizer only the prompt's last few tokens (from a
+place where their text alone tokenizes to them, at least TAIL_TOKENS back) are
+re-tokenized with each continuation, in one batch per prompt and cached across
+prompts that end alike; the prompt's tokens before them are kept. Once per prompt
+(with its first continuation) that is checked against tokenizing the whole text, and
+the prompt falls back to whole texts where it differs. It relies on a continuation
+never changing tokens several tokens before it, true of byte-level BPE and of
+SentencePiece models whose pieces do not cross word starts (tests/test_scoring.py checks
+it against whole-text tokenization on prompts cut anywhere in real text).
+
 `score_brute_force` (one forward per prompt+continuation) and `score_full_sequences`
 (whole sequences batched, length-sorted) are the reference methods the tests and
 benchmarks compare against; they score the same joint tokens.
@@ -88,20 +99,64 @@ def encode_prompt(tokenizer, text: str | tuple[int, ...]) -> list[int]:
     return _with_bos(tokenizer(text, add_special_tokens=False).input_ids, _bos_to_add(tokenizer))
 
 
+# at least this many of a prompt's last tokens are re-tokenized with each continuation,
+# at most TAIL_SEARCH more (module docstring, "Speed")
+TAIL_TOKENS = 3
+TAIL_SEARCH = 16
+
+
+def _prompt_tail(backend, prompt: str, ids: list[int], cont: str) -> tuple[int, int]:
+    """How many of the prompt's tokens `ids` keep their place whatever follows (k): its
+    last tokens from k on are re-tokenized with each continuation. k is the latest
+    index at least TAIL_TOKENS from the end whose text, tokenized alone, gives exactly
+    those tokens (on SentencePiece tokenizers: a word start), and for which the
+    prompt's first k tokens followed by that text's joint tokens with `cont` are the
+    whole joint tokenization of prompt + `cont`; 0 (tokenize whole texts) if none.
+    Returns (k, the character where token k starts)."""
+    if len(ids) <= TAIL_TOKENS:
+        return 0, 0
+    offsets = backend.encode(prompt, add_special_tokens=False).offsets
+    for k in range(len(ids) - TAIL_TOKENS, max(0, len(ids) - TAIL_TOKENS - TAIL_SEARCH), -1):
+        start = offsets[k][0]
+        if start <= offsets[k - 1][0] or backend.encode(prompt[start:], add_special_tokens=False).ids != ids[k:]:
+            continue
+        whole = backend.encode(prompt + cont, add_special_tokens=False).ids
+        tail = backend.encode(prompt[start:] + cont, add_special_tokens=False).ids
+        return (k, start) if whole == ids[:k] + tail else (0, 0)
+    return 0, 0
+
+
 def split_joint(tokenizer, prompt: str | tuple[int, ...], continuations: Sequence[str | tuple[int, ...]],
-                bos: int | None | str = "auto") -> tuple[list[int], list[tuple[list[int], list[int]]]]:
+                bos: int | None | str = "auto", tails: dict | None = None
+                ) -> tuple[list[int], list[tuple[list[int], list[int]]]]:
     """The prompt's own tokens and, per continuation, (prefix, continuation tokens):
     the joint tokenization of prompt + continuation split at the prompt-alone token
     count (module docstring). Token-id prompts or continuations are used as given
-    (prefix = the prompt's ids)."""
+    (prefix = the prompt's ids). `tails` caches the tail tokenizations across calls."""
     if bos == "auto":
         bos = _bos_to_add(tokenizer) if isinstance(prompt, str) else None
-    prompt_ids = list(prompt) if not isinstance(prompt, str) else _with_bos(
-        tokenizer(prompt, add_special_tokens=False).input_ids, bos)
+    if not isinstance(prompt, str):
+        prompt_ids = list(prompt)
+        return prompt_ids, [(prompt_ids, encode_continuation(tokenizer, c)) for c in continuations]
+    raw = tokenizer(prompt, add_special_tokens=False).input_ids
+    prompt_ids = _with_bos(raw, bos)
     p = len(prompt_ids)
-    joint = [k for k, c in enumerate(continuations) if isinstance(prompt, str) and isinstance(c, str)]
-    wholes = tokenizer([prompt + continuations[k] for k in joint], add_special_tokens=False).input_ids \
-        if joint else []
+    joint = [k for k, c in enumerate(continuations) if isinstance(c, str)]
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    wholes: list[list[int]] = []
+    if joint and backend is not None:
+        # a fast tokenizer: only the prompt's last tokens are tokenized with each
+        # continuation, the rest is the prompt's own (checked once per prompt)
+        k, start = _prompt_tail(backend, prompt, raw, continuations[joint[0]])
+        head, tail = raw[:k], prompt[start:]
+        tails = {} if tails is None else tails
+        todo = sorted({continuations[k] for k in joint if (tail, continuations[k]) not in tails})
+        if todo:
+            for c, enc in zip(todo, backend.encode_batch([tail + c for c in todo], add_special_tokens=False)):
+                tails[(tail, c)] = enc.ids
+        wholes = [head + tails[(tail, continuations[k])] for k in joint]
+    elif joint:
+        wholes = tokenizer([prompt + continuations[k] for k in joint], add_special_tokens=False).input_ids
     out: list[tuple[list[int], list[int]]] = [None] * len(continuations)  # type: ignore[list-item]
     for k, whole in zip(joint, wholes):
         whole = _with_bos(whole, bos)
@@ -142,11 +197,12 @@ def _segments(tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int) 
     that does not fit a row goes to another segment with the same prefix."""
     segments = []
     bos = _bos_to_add(tokenizer)
+    tails: dict = {}
     for r, req in enumerate(requests):
         if not req.continuations:
             continue
         prompt_ids, pairs = split_joint(tokenizer, req.prompt, req.continuations,
-                                        bos=bos if isinstance(req.prompt, str) else None)
+                                        bos=bos if isinstance(req.prompt, str) else None, tails=tails)
         groups: dict[tuple[int, ...] | None, list[tuple[int, list[int]]]] = {}
         prefixes: dict[tuple[int, ...] | None, list[int]] = {}
         for k, (prefix, cont) in enumerate(pairs):
