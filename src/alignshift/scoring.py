@@ -147,8 +147,8 @@ def split_joint(tokenizer, prompt: str | tuple[int, ...], continuations: Sequenc
     if joint and backend is not None:
         # a fast tokenizer: only the prompt's last tokens are tokenized with each
         # continuation, the rest is the prompt's own (checked once per prompt)
-        k, start = _prompt_tail(backend, prompt, raw, continuations[joint[0]])
-        head, tail = raw[:k], prompt[start:]
+        kept, start = _prompt_tail(backend, prompt, raw, continuations[joint[0]])
+        head, tail = raw[:kept], prompt[start:]
         tails = {} if tails is None else tails
         todo = sorted({continuations[k] for k in joint if (tail, continuations[k]) not in tails})
         if todo:
