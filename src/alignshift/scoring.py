@@ -154,7 +154,23 @@ def split_joint(tokenizer, prompt: str | tuple[int, ...], continuations: Sequenc
         if todo:
             for c, enc in zip(todo, backend.encode_batch([tail + c for c in todo], add_special_tokens=False)):
                 tails[(tail, c)] = enc.ids
-        wholes = [head + tails[(tail, continuations[k])] for k in joint]
+        if kept:
+            # split inside the tail: the prompt's tokens before it are the prompt's own
+            # (and so is the BOS decision), so only the tail's tokens are compared
+            n = len(raw) - kept
+            own = raw[kept:]
+            out: list[tuple[list[int], list[int]]] = [None] * len(continuations)  # type: ignore[list-item]
+            for k in joint:
+                ids = tails[(tail, continuations[k])]
+                if len(ids) <= n:
+                    raise ValueError(f"continuation {continuations[k]!r} has no tokens of its own after prompt "
+                                     f"{prompt[-40:]!r}: the joint tokenization is not longer than the prompt's")
+                out[k] = (prompt_ids if ids[:n] == own else prompt_ids[:p - n] + ids[:n], ids[n:])
+            for k, c in enumerate(continuations):
+                if out[k] is None:
+                    out[k] = (prompt_ids, encode_continuation(tokenizer, c))
+            return prompt_ids, out
+        wholes = [tails[(tail, continuations[k])] for k in joint]
     elif joint:
         wholes = tokenizer([prompt + continuations[k] for k in joint], add_special_tokens=False).input_ids
     out: list[tuple[list[int], list[int]]] = [None] * len(continuations)  # type: ignore[list-item]
