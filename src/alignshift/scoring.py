@@ -132,7 +132,8 @@ def split_joint(tokenizer, prompt: str | tuple[int, ...], continuations: Sequenc
     """The prompt's own tokens and, per continuation, (prefix, continuation tokens):
     the joint tokenization of prompt + continuation split at the prompt-alone token
     count (module docstring). Token-id prompts or continuations are used as given
-    (prefix = the prompt's ids). `tails` caches the tail tokenizations across calls."""
+    (prefix = the prompt's ids). `tails` caches the tail tokenizations across calls
+    (tail text -> continuation -> token ids)."""
     if bos == "auto":
         bos = _bos_to_add(tokenizer) if isinstance(prompt, str) else None
     if not isinstance(prompt, str):
@@ -150,10 +151,11 @@ def split_joint(tokenizer, prompt: str | tuple[int, ...], continuations: Sequenc
         kept, start = _prompt_tail(backend, prompt, raw, continuations[joint[0]])
         head, tail = raw[:kept], prompt[start:]
         tails = {} if tails is None else tails
-        todo = sorted({continuations[k] for k in joint if (tail, continuations[k]) not in tails})
+        done = tails.setdefault(tail, {})
+        todo = sorted({c for c in continuations if isinstance(c, str) and c not in done})
         if todo:
             for c, enc in zip(todo, backend.encode_batch([tail + c for c in todo], add_special_tokens=False)):
-                tails[(tail, c)] = enc.ids
+                done[c] = enc.ids
         if kept:
             # split inside the tail: the prompt's tokens before it are the prompt's own
             # (and so is the BOS decision), so only the tail's tokens are compared
@@ -161,7 +163,7 @@ def split_joint(tokenizer, prompt: str | tuple[int, ...], continuations: Sequenc
             own = raw[kept:]
             out: list[tuple[list[int], list[int]]] = [None] * len(continuations)  # type: ignore[list-item]
             for k in joint:
-                ids = tails[(tail, continuations[k])]
+                ids = done[continuations[k]]
                 if len(ids) <= n:
                     raise ValueError(f"continuation {continuations[k]!r} has no tokens of its own after prompt "
                                      f"{prompt[-40:]!r}: the joint tokenization is not longer than the prompt's")
@@ -170,7 +172,7 @@ def split_joint(tokenizer, prompt: str | tuple[int, ...], continuations: Sequenc
                 if out[k] is None:
                     out[k] = (prompt_ids, encode_continuation(tokenizer, c))
             return prompt_ids, out
-        wholes = [tails[(tail, continuations[k])] for k in joint]
+        wholes = [done[continuations[k]] for k in joint]
     elif joint:
         wholes = tokenizer([prompt + continuations[k] for k in joint], add_special_tokens=False).input_ids
     out: list[tuple[list[int], list[int]]] = [None] * len(continuations)  # type: ignore[list-item]
@@ -201,10 +203,14 @@ class _Segment:
     request: int
     prompt: list[int]
     continuations: list[tuple[int, list[int]]]  # (index in request, token ids)
+    length: int = 0  # tokens in the segment, kept up to date by add()
 
-    @property
-    def length(self) -> int:
-        return len(self.prompt) + sum(len(c) for _, c in self.continuations)
+    def __post_init__(self):
+        self.length = len(self.prompt) + sum(len(c) for _, c in self.continuations)
+
+    def add(self, k: int, cont: list[int]) -> None:
+        self.continuations.append((k, cont))
+        self.length += len(cont)
 
 
 def _segments(tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int) -> list[_Segment]:
@@ -231,7 +237,7 @@ def _segments(tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int) 
                 if current.continuations and current.length + len(cont) > max_row_tokens:
                     segments.append(current)
                     current = _Segment(r, prefixes[key], [])
-                current.continuations.append((k, cont))
+                current.add(k, cont)
             segments.append(current)
     return segments
 
