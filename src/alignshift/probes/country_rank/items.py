@@ -48,7 +48,7 @@ def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
         if released_join:
             # the released script: prompt = (template'd question + " " + words before the
             # slot).strip(); the answer is " " + [the ]country
-            prompt, space = fmt(q.question, assistant_prefix=before.strip()), " "
+            prompt, space = fmt(q.question, assistant_prefix=before), " "
         else:
             # the separating space belongs to the continuation, so every country is
             # scored as its own words (" France"), the way the tokenizer sees them in text
