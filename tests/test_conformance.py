@@ -380,3 +380,15 @@ def test_md3_prompt_is_the_released_one(tokenizer):
     assert spec["max_new_tokens"] == 10
     # the released likelihood part appends the bare word with no space
     assert split_joint(tokenizer, prompt, ["Podium"])[1][0][1] == released_scored_ids(tokenizer, prompt, "Podium")
+
+
+def test_articles_among_the_181_are_the_released_ones():
+    # the released rule on the released names: these 16 of the 181 take "the"
+    countries = pd.read_csv(REPO / "data" / "country_rank" / "countries_181.csv")["country"]
+    assert len(countries) == 181 and countries.iloc[0] == "Afghanistan"
+    assert sorted(c for c in countries if country_rank.takes_article(c)) == sorted([
+        "United Arab Emirates", "Central African Republic", "Ivory Coast", "Democratic Republic of the Congo",
+        "Republic of Congo", "Czech Republic", "Dominican Republic", "United Kingdom", "Gambia", "Maldives",
+        "Netherlands", "Philippines", "Solomon Islands", "Republic of Serbia", "United Republic of Tanzania",
+        "United States of America"])
+    assert STUDY["datasets"]["countries"]["path"] == "data/country_rank/countries_181.csv"
