@@ -12,6 +12,12 @@ timings depend only on the shapes.
 
   python benchmarks/scoring.py --manifest resources/models/smollm2-135m-instruct/manifest.json
   python benchmarks/scoring.py --shape benchmarks/shapes/llama-2-7b.json --questions 10
+
+`--text` (with --manifest): the country_rank shape from text instead of token ids (the
+shipped questions, chat-formatted, x the 181 countries of data/country_rank/
+countries_181.csv), so the time includes tokenization (each prompt + continuation
+tokenized jointly and split at the prompt's token count); it also reports the time to
+tokenize and pack alone.
 """
 
 from __future__ import annotations
@@ -63,6 +69,47 @@ def make_requests(vocab: int, questions: int, continuations: int, prompt_tokens:
             for _ in range(questions)]
 
 
+def make_text_requests(tok, questions: int) -> list[ScoreRequest]:
+    import csv
+
+    from alignshift.prompts import format_prompt
+
+    data = Path(__file__).resolve().parents[1] / "data" / "country_rank"
+    countries = [r["country"] for r in csv.DictReader(open(data / "countries_181.csv", encoding="utf-8"))]
+    rows = list(csv.DictReader(open(data / "questions.csv", encoding="utf-8")))
+    rows = (rows * (questions // len(rows) + 1))[:questions]
+    reqs = []
+    for r in rows:
+        before = r["template"].partition("{country}")[0]
+        prompt = format_prompt(tok, r["question"], chat=True, assistant_prefix=before.rstrip(" "))
+        space = " " if before.endswith(" ") else ""
+        reqs.append(ScoreRequest(prompt, tuple(space + c for c in countries)))
+    return reqs
+
+
+def text_main(args, model, tok, name):
+    from alignshift import scoring
+
+    report = {"model": name, "device": device_name(), "threads": torch.get_num_threads(), "commit": commit(),
+              "tokenization": getattr(scoring, "TOKENIZATION", "continuation alone"), "results": []}
+    score(model, tok, make_text_requests(tok, 1), max_row_tokens=args.max_row_tokens)  # warm up
+    for q in (args.questions,):
+        reqs = make_text_requests(tok, q)
+        items = sum(len(r.continuations) for r in reqs)
+        prep = min(timed(lambda: scoring._pack_rows(scoring._segments(tok, reqs, args.max_row_tokens),
+                                                    args.max_row_tokens))[1] for _ in range(3))
+        _, seconds = timed(lambda: score(model, tok, reqs, max_row_tokens=args.max_row_tokens))
+        row = {"task": "country_rank (text)", "questions": q, "items": items, "seconds": seconds,
+               "items_per_s": items / seconds, "tokenize_and_pack_seconds": prep,
+               "tokenize_and_pack_share": prep / seconds}
+        report["results"].append(row)
+        print(f"text country_rank {q} questions x {items // q}: {row['items_per_s']:.1f} items/s, "
+              f"tokenize+pack {prep * 1000:.0f} ms ({row['tokenize_and_pack_share']:.1%} of {seconds:.2f} s)",
+              flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
@@ -77,9 +124,12 @@ def main():
     ap.add_argument("--peak-tflops", type=float, default=None)
     ap.add_argument("--target-questions", type=int, default=554, help="extrapolate to this many questions")
     ap.add_argument("--out", default="results/benchmarks/scoring.json")
+    ap.add_argument("--text", action="store_true", help="country_rank from text with the model's tokenizer")
     args = ap.parse_args()
 
     model, tok, name = load_model(args)
+    if args.text:
+        return text_main(args, model, tok, name)
     device = next(model.parameters()).device.type
     params = n_params(model)
     peak = peak_flops(device, args.peak_tflops)

@@ -116,3 +116,53 @@ def tiny_lm(tiny_model_dir):
     spec = ModelSpec(name="tiny", id=str(tiny_model_dir), chat_template=True, dtype="float32")
     manifest = fetch(spec, tiny_model_dir.parent / "fetched", tiny_model_dir.parent / "hub")
     return load(manifest, spec, device="cpu")
+
+
+LLAMA_STYLE_TEMPLATE = (  # transformers' old default Llama template (no system prompt), as the released runs got it
+    "{% for message in messages %}{% if message['role'] == 'user' %}"
+    "{{ bos_token + '[INST] ' + message['content'].strip() + ' [/INST]' }}{% endif %}{% endfor %}"
+)
+
+
+def build_sentencepiece_style_tokenizer(texts: list[str], vocab_size: int = 2000):
+    """A Llama-2/Mistral-like tokenizer built with the `tokenizers` library: BPE over
+    SentencePiece pieces (a Metaspace pre-tokenizer writes spaces as the word-start
+    marker U+2581 and prepends one to the text's first word only; pieces never cross a
+    word start, as in a SentencePiece model trained with split_by_whitespace), BOS <s>
+    added in front of every text, EOS </s>."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first", split=True)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>"],
+                                  initial_alphabet=["\u2581", "\n"] + [chr(c) for c in range(32, 127)],
+                                  limit_alphabet=400)
+    tok.train_from_iterator(texts, trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   pad_token="<unk>", add_bos_token=True)
+    fast.chat_template = LLAMA_STYLE_TEMPLATE
+    return fast
+
+
+@pytest.fixture(scope="session")
+def sp_tokenizer():
+    """A SentencePiece-style tokenizer with a word-start marker and BOS, trained on the
+    shipped data (see build_sentencepiece_style_tokenizer)."""
+    from alignshift.stand_ins import corpus
+
+    # text with parentheses after spaces, so " (" is one piece as in Llama-2's vocabulary
+    extra = ["some words (in parentheses) and (more) of them (x) (y) (z)"] * 30
+    return build_sentencepiece_style_tokenizer(corpus(REPO / "data") + extra)
+
+
+@pytest.fixture(scope="session")
+def sp_lm(sp_tokenizer):
+    """A tiny random Llama with the SentencePiece-style tokenizer (model, tokenizer)."""
+    from alignshift.stand_ins import TINY_LLAMA, random_model
+
+    model = random_model(TINY_LLAMA, sp_tokenizer, seed=1).eval()
+    return model, sp_tokenizer

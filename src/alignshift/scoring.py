@@ -8,9 +8,35 @@ computed once and its keys/values are reused by every continuation without copyi
 KV cache. Several such segments are packed per row, rows are batched, and the
 vocabulary projection runs only where a continuation token is predicted.
 
+Tokenization (`split_joint`): a continuation's tokens are the ones it gets in the joint
+tokenization of prompt + continuation, split by the token count of the prompt encoded
+alone - what the released code of Ryan, Held, Yang 2024 scores
+(`labels[:, :len(encode(prompt))] = -100` on `encode(prompt + answer)`) and how
+lm-evaluation-harness splits (`whole[len(context_enc):]`). So on a SentencePiece
+tokenizer "A)" after "(" is scored as the pieces it has there, never as a word-start
+"▁A". The tokens it is conditioned on are the joint tokenization's first tokens too (as
+in the released code; lm-evaluation-harness conditions on the prompt encoded alone):
+they equal the prompt's own tokens except where the last prompt token merges with the
+continuation's first characters (a prompt ending in a space: "is: " + "(A)" ->
+"is", ":", "▁(" | "A", ")"). Continuations of a prompt that share that prefix share one
+packed segment, so the prompt is still computed once in the usual case. lm-evaluation-
+harness moves a prompt's trailing spaces onto the continuation first; the released code
+does not, and neither does this scorer. Token-id requests are used as given.
+
+Speed: tokenizing all of prompt + continuation for each of 181 countries would cost more
+than the forward pass. With a fast tokenizer only the prompt's last few tokens (from a
+place where their text alone tokenizes to them, at least TAIL_TOKENS back) are
+re-tokenized with each continuation, in one batch per prompt and cached across
+prompts that end alike; the prompt's tokens before them are kept. Once per prompt
+(with its first continuation) that is checked against tokenizing the whole text, and
+the prompt falls back to whole texts where it differs. It relies on a continuation
+never changing tokens several tokens before it, true of byte-level BPE and of
+SentencePiece models whose pieces do not cross word starts (tests/test_scoring.py checks
+it against whole-text tokenization on prompts cut anywhere in real text).
+
 `score_brute_force` (one forward per prompt+continuation) and `score_full_sequences`
 (whole sequences batched, length-sorted) are the reference methods the tests and
-benchmarks compare against.
+benchmarks compare against; they score the same joint tokens.
 """
 
 from __future__ import annotations
@@ -43,20 +69,124 @@ class ContinuationScores:
         return self.logprob_sum / np.maximum(self.n_tokens, 1)
 
 
+# how continuation tokens are chosen; part of every score cache key, so scores made
+# with another tokenization are never reused
+TOKENIZATION = "joint-split-by-prompt-token-count"
+
+
+def _bos_to_add(tokenizer) -> int | None:
+    """The BOS id the tokenizer's own convention puts in front of text, or None."""
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return None
+    return bos if tokenizer("", add_special_tokens=True).input_ids[:1] == [bos] else None
+
+
+def _with_bos(ids: list[int], bos: int | None) -> list[int]:
+    return [bos] + ids if bos is not None and ids[:1] != [bos] else ids
+
+
 def encode_prompt(tokenizer, text: str | tuple[int, ...]) -> list[int]:
     """Token ids of a prompt, with the tokenizer's BOS exactly once.
 
     Chat-templated text usually already starts with the BOS token as text; plain text
-    gets it from the tokenizer's own convention (some tokenizers add none).
+    gets it from the tokenizer's own convention (some tokenizers add none). (The
+    released code of Ryan, Held, Yang 2024 adds BOS on top of a template's "<s>", so
+    some of its runs have two; this project never does.)
     """
     if not isinstance(text, str):
         return list(text)
-    ids = tokenizer(text, add_special_tokens=False).input_ids
-    with_special = tokenizer("", add_special_tokens=True).input_ids
-    bos = tokenizer.bos_token_id
-    if bos is not None and with_special[:1] == [bos] and ids[:1] != [bos]:
-        ids = [bos] + ids
-    return ids
+    return _with_bos(tokenizer(text, add_special_tokens=False).input_ids, _bos_to_add(tokenizer))
+
+
+# at least this many of a prompt's last tokens are re-tokenized with each continuation,
+# at most TAIL_SEARCH more (module docstring, "Speed")
+TAIL_TOKENS = 3
+TAIL_SEARCH = 16
+
+
+def _prompt_tail(backend, prompt: str, ids: list[int], cont: str) -> tuple[int, int]:
+    """How many of the prompt's tokens `ids` keep their place whatever follows (k): its
+    last tokens from k on are re-tokenized with each continuation. k is the latest
+    index at least TAIL_TOKENS from the end whose text, tokenized alone, gives exactly
+    those tokens (on SentencePiece tokenizers: a word start), and for which the
+    prompt's first k tokens followed by that text's joint tokens with `cont` are the
+    whole joint tokenization of prompt + `cont`; 0 (tokenize whole texts) if none.
+    Returns (k, the character where token k starts)."""
+    if len(ids) <= TAIL_TOKENS:
+        return 0, 0
+    offsets = backend.encode(prompt, add_special_tokens=False).offsets
+    for k in range(len(ids) - TAIL_TOKENS, max(0, len(ids) - TAIL_TOKENS - TAIL_SEARCH), -1):
+        start = offsets[k][0]
+        if start <= offsets[k - 1][0] or backend.encode(prompt[start:], add_special_tokens=False).ids != ids[k:]:
+            continue
+        whole = backend.encode(prompt + cont, add_special_tokens=False).ids
+        tail = backend.encode(prompt[start:] + cont, add_special_tokens=False).ids
+        return (k, start) if whole == ids[:k] + tail else (0, 0)
+    return 0, 0
+
+
+def split_joint(tokenizer, prompt: str | tuple[int, ...], continuations: Sequence[str | tuple[int, ...]],
+                bos: int | None | str = "auto", tails: dict | None = None
+                ) -> tuple[list[int], list[tuple[list[int], list[int]]]]:
+    """The prompt's own tokens and, per continuation, (prefix, continuation tokens):
+    the joint tokenization of prompt + continuation split at the prompt-alone token
+    count (module docstring). Token-id prompts or continuations are used as given
+    (prefix = the prompt's ids). `tails` caches the tail tokenizations across calls
+    (tail text -> continuation -> token ids)."""
+    if bos == "auto":
+        bos = _bos_to_add(tokenizer) if isinstance(prompt, str) else None
+    if not isinstance(prompt, str):
+        prompt_ids = list(prompt)
+        return prompt_ids, [(prompt_ids, encode_continuation(tokenizer, c)) for c in continuations]
+    raw = tokenizer(prompt, add_special_tokens=False).input_ids
+    prompt_ids = _with_bos(raw, bos)
+    p = len(prompt_ids)
+    joint = [k for k, c in enumerate(continuations) if isinstance(c, str)]
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    wholes: list[list[int]] = []
+    if joint and backend is not None:
+        # a fast tokenizer: only the prompt's last tokens are tokenized with each
+        # continuation, the rest is the prompt's own (checked once per prompt)
+        kept, start = _prompt_tail(backend, prompt, raw, continuations[joint[0]])
+        tail = prompt[start:]
+        tails = {} if tails is None else tails
+        done = tails.setdefault(tail, {})
+        todo = sorted({c for c in continuations if isinstance(c, str) and c not in done})
+        if todo:
+            for c, enc in zip(todo, backend.encode_batch([tail + c for c in todo], add_special_tokens=False)):
+                done[c] = enc.ids
+        if kept:
+            # split inside the tail: the prompt's tokens before it are the prompt's own
+            # (and so is the BOS decision), so only the tail's tokens are compared
+            n = len(raw) - kept
+            own = raw[kept:]
+            out: list[tuple[list[int], list[int]]] = [None] * len(continuations)  # type: ignore[list-item]
+            for k in joint:
+                ids = done[continuations[k]]
+                if len(ids) <= n:
+                    raise ValueError(f"continuation {continuations[k]!r} has no tokens of its own after prompt "
+                                     f"{prompt[-40:]!r}: the joint tokenization is not longer than the prompt's")
+                out[k] = (prompt_ids if ids[:n] == own else prompt_ids[:p - n] + ids[:n], ids[n:])
+            for k, c in enumerate(continuations):
+                if out[k] is None:
+                    out[k] = (prompt_ids, encode_continuation(tokenizer, c))
+            return prompt_ids, out
+        wholes = [done[continuations[k]] for k in joint]
+    elif joint:
+        wholes = tokenizer([prompt + continuations[k] for k in joint], add_special_tokens=False).input_ids
+    out: list[tuple[list[int], list[int]]] = [None] * len(continuations)  # type: ignore[list-item]
+    for k, whole in zip(joint, wholes):
+        whole = _with_bos(whole, bos)
+        if len(whole) <= p:
+            raise ValueError(f"continuation {continuations[k]!r} has no tokens of its own after prompt "
+                             f"{prompt[-40:]!r}: the joint tokenization is not longer than the prompt's")
+        prefix = whole[:p]
+        out[k] = (prompt_ids if prefix == prompt_ids else prefix, whole[p:])
+    for k, c in enumerate(continuations):
+        if out[k] is None:
+            out[k] = (prompt_ids, encode_continuation(tokenizer, c))
+    return prompt_ids, out
 
 
 def encode_continuation(tokenizer, text: str | tuple[int, ...]) -> list[int]:
@@ -73,31 +203,42 @@ class _Segment:
     request: int
     prompt: list[int]
     continuations: list[tuple[int, list[int]]]  # (index in request, token ids)
+    length: int = 0  # tokens in the segment, kept up to date by add()
 
-    @property
-    def length(self) -> int:
-        return len(self.prompt) + sum(len(c) for _, c in self.continuations)
+    def __post_init__(self):
+        self.length = len(self.prompt) + sum(len(c) for _, c in self.continuations)
+
+    def add(self, k: int, cont: list[int]) -> None:
+        self.continuations.append((k, cont))
+        self.length += len(cont)
 
 
 def _segments(tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int) -> list[_Segment]:
-    """Tokenize prompts and continuations separately; split a request whose
-    continuations do not fit one row into several segments with the same prompt."""
+    """Tokenize each prompt with its continuations (joint tokenization, split at the
+    prompt's token count); continuations with the same prefix share a segment, and one
+    that does not fit a row goes to another segment with the same prefix."""
     segments = []
-    cache: dict[str, list[int]] = {}
+    bos = _bos_to_add(tokenizer)
+    tails: dict = {}
     for r, req in enumerate(requests):
-        prompt = encode_prompt(tokenizer, req.prompt)
-        current = _Segment(r, prompt, [])
-        for k, text in enumerate(req.continuations):
-            if text not in cache:
-                cache[text] = encode_continuation(tokenizer, text)
-            cont = cache[text]
-            if current.continuations and current.length + len(cont) > max_row_tokens:
-                segments.append(current)
-                current = _Segment(r, prompt, [])
-            current.continuations.append((k, cont))
         if not req.continuations:
             continue
-        segments.append(current)
+        prompt_ids, pairs = split_joint(tokenizer, req.prompt, req.continuations,
+                                        bos=bos if isinstance(req.prompt, str) else None, tails=tails)
+        groups: dict[tuple[int, ...] | None, list[tuple[int, list[int]]]] = {}
+        prefixes: dict[tuple[int, ...] | None, list[int]] = {}
+        for k, (prefix, cont) in enumerate(pairs):
+            key = None if prefix is prompt_ids else tuple(prefix)
+            groups.setdefault(key, []).append((k, cont))
+            prefixes.setdefault(key, prefix)
+        for key, conts in groups.items():
+            current = _Segment(r, prefixes[key], [])
+            for k, cont in conts:
+                if current.continuations and current.length + len(cont) > max_row_tokens:
+                    segments.append(current)
+                    current = _Segment(r, prefixes[key], [])
+                current.add(k, cont)
+            segments.append(current)
     return segments
 
 
@@ -294,9 +435,9 @@ def _forward_logprobs(model, sequences: list[list[int]], pad_id: int, device) ->
 def _full_items(tokenizer, requests):
     items = []
     for r, req in enumerate(requests):
-        prompt = encode_prompt(tokenizer, req.prompt)
-        for k, text in enumerate(req.continuations):
-            items.append((r, k, len(prompt), prompt + encode_continuation(tokenizer, text)))
+        _, pairs = split_joint(tokenizer, req.prompt, req.continuations)
+        for k, (prefix, cont) in enumerate(pairs):
+            items.append((r, k, len(prefix), prefix + cont))
     return items
 
 

@@ -12,11 +12,20 @@ from .checks import DataError, literal, require_columns, require_unique, require
 
 
 MD3_DIALECTS = ("en_in", "en_ng", "en_us")
+MD3_FIXES = ("released", "none")
+
+
+def md3_fixes() -> tuple[frozenset[str], dict[str, str | None]]:
+    """The released study's MD3 fixes: (games to skip, clip id -> word to cut at or None)."""
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).parent / "md3_fixes.yaml").read_text(encoding="utf-8"))
+    return frozenset(data["skip"]), dict(data["cut_word"])
 
 
 @loader("md3")
 def load_md3(path: str, dialects: list[str] | None = None, max_per_dialect: int | None = None,
-             manual: bool = True) -> pd.DataFrame:
+             manual: bool = True, fixes: str = "released") -> pd.DataFrame:
     """MD3 (Eisenstein et al. 2023; not on a hub: `path` is the directory of its release,
     holding prompts_<dialect>.tsv and transcripts_<dialect>.tsv).
 
@@ -24,8 +33,15 @@ def load_md3(path: str, dialects: list[str] | None = None, max_per_dialect: int 
     (`prompt_status` win); each transcript (speaker turns of the clip, consecutive
     duplicates dropped) is cut right before the first turn that says the secret word.
     A game whose transcript never says the word is dropped (the cut point is unknown).
+    `fixes`: "released" applies the released study's hand fixes (md3_fixes.yaml: 11
+    games skipped; 163 games cut at another word - a misspelling or synonym the players
+    used - or, where that word is null, not cut at all), giving its 216 / 251 / 427 games
+    (en_in / en_ng / en_us); "none" cuts every game at its correct word.
     `manual` (the config's mark of hand-downloaded data, see data.smk) is not used here.
     """
+    if fixes not in MD3_FIXES:
+        raise DataError(f"md3: fixes {fixes!r} is not one of {MD3_FIXES}")
+    skip, cut_word = md3_fixes() if fixes == "released" else (frozenset(), {})
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"{path}: MD3 directory not found (download the MD3 release and point "
@@ -48,6 +64,8 @@ def load_md3(path: str, dialects: list[str] | None = None, max_per_dialect: int 
         kept = prompts[(prompts["game_type"] == "word") & (prompts["prompt_status"] == "win")]
         n = 0
         for idx, game in kept.iterrows():
+            if game["clip_identifier"] in skip:
+                continue
             where = f"{prompts_file}: row {idx + 2}"
             distractors = literal(game["distractors"], f"{where} column 'distractors'")
             if not isinstance(distractors, list):
@@ -61,7 +79,12 @@ def load_md3(path: str, dialects: list[str] | None = None, max_per_dialect: int 
                     continue  # the release repeats a speaker's turn
                 last[t.speaker_id] = t.transcript
                 lines.append(f"{t.speaker_id.strip()}: {t.transcript.strip()}")
-            cut = next((k for k, line in enumerate(lines) if word.lower() in line.lower()), None)
+            find = cut_word.get(game["clip_identifier"], word)
+            if find is None:  # a released fix: the whole transcript, not cut
+                cut = len(lines)
+            else:
+                find = find.strip().lower()
+                cut = next((k for k, line in enumerate(lines) if find in line.lower()), None)
             if cut is None:
                 continue
             rows.append({"id": game["clip_identifier"], "dialect": dialect, "transcript": "\n".join(lines[:cut]),

@@ -29,7 +29,7 @@ import yaml
 
 from ..cache import JsonlCache
 from ..provenance import stable_hash
-from ..scoring import ScoreRequest, score
+from ..scoring import TOKENIZATION, ScoreRequest, score
 
 PROBE_DIR = Path(__file__).parent
 # spec keys that describe the workflow around a probe; with the later stages' settings
@@ -107,20 +107,7 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
     `cache`, written every `chunk_prompts` prompts, so a killed job rescoring redoes only
     what is missing and the model is never loaded when everything is cached.
     """
-    def fmt(user: str, assistant_prefix: str = "") -> str:
-        from ..prompts import format_prompt
-
-        return format_prompt(lm.tokenizer, user, chat=lm.spec.chat_template,
-                             system=spec.get("system_prompt"), assistant_prefix=assistant_prefix,
-                             prompt_format=lm.spec.prompt_format)
-
-    # whether prompts go through the chat template (a probe may prompt base models differently)
-    fmt.chat = bool(lm.spec.chat_template and lm.tokenizer.chat_template and lm.spec.prompt_format == "auto")
-    # for probes that build token ids themselves (country_pairs' paper protocol): the
-    # tokenizer, and the model's answer prefill (text after the chat template's
-    # generation prompt; a model setting, e.g. GLM-4 chat's "\n")
-    fmt.tokenizer = lm.tokenizer
-    fmt.prefill = (getattr(lm.spec, "extra", None) or {}).get("answer_prefill")
+    fmt = formatter(spec, lm.tokenizer, lm.spec)
     probe = items_module(name)
     if getattr(lm.spec, "kind", "causal_lm") == "reward_model":
         # a reward model scores whole (question, response) texts; probes without a
@@ -135,11 +122,62 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
     return out
 
 
+CHAT_TEMPLATE_KEYWORDS = ("model", "none", "all")
+
+
+def chat_setting(spec: dict, model_spec) -> bool | str:
+    """Whether (and how) this probe applies a chat template to this model, from the
+    probe's `chat_template` setting: "model" (default) each model's registry
+    `chat_template`; "none" plain text for every model; "all" every model's own
+    template; or a mapping model name -> true | false | "model" | a Jinja template, with
+    `default` for the models it does not name (default "model"). Returns True (the
+    tokenizer's template), False (plain text) or a Jinja template string."""
+    value = spec.get("chat_template", "model")
+    if isinstance(value, dict):
+        value = value.get(model_spec.name, value.get("default", "model"))
+        if isinstance(value, str) and value not in CHAT_TEMPLATE_KEYWORDS:
+            return value  # a Jinja template
+    if value is True or value == "all":
+        return True
+    if value is False or value is None or value == "none":
+        return False
+    if value == "model":
+        return bool(model_spec.chat_template)
+    raise ProbeError(f"chat_template: {value!r} is not one of {CHAT_TEMPLATE_KEYWORDS}, true, false or a mapping "
+                     "of model names")
+
+
+def formatter(spec: dict, tokenizer, model_spec) -> Callable[..., str]:
+    """`fmt(user, assistant_prefix="")`: the probe's prompt text for this model (its
+    `chat_template`, `answer_cue`, `prefix_join` and `system_prompt` settings; see
+    alignshift.prompts.format_prompt). `fmt.chat` tells whether a chat template is applied."""
+    from ..prompts import ANSWER_CUE, format_prompt
+
+    chat = chat_setting(spec, model_spec)
+    cue = spec.get("answer_cue", ANSWER_CUE)
+    join = spec.get("prefix_join", "direct")
+    prompt_format = getattr(model_spec, "prompt_format", "auto")
+
+    def fmt(user: str, assistant_prefix: str = "") -> str:
+        return format_prompt(tokenizer, user, chat=chat, system=spec.get("system_prompt"),
+                             assistant_prefix=assistant_prefix, answer_cue=cue or "", prefix_join=join,
+                             prompt_format=prompt_format)
+
+    # whether prompts go through a chat template (a probe may prompt base models differently)
+    fmt.chat = prompt_format == "auto" and (isinstance(chat, str) or bool(chat and tokenizer.chat_template))
+    # for probes that build token ids themselves (country_pairs' paper protocol): the
+    # tokenizer, and the model's answer prefill (text after the chat template's
+    # generation prompt; a model setting, e.g. GLM-4 chat's "\n")
+    fmt.tokenizer = tokenizer
+    fmt.prefill = (getattr(model_spec, "extra", None) or {}).get("answer_prefill")
+    return fmt
+
+
 def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) -> pd.DataFrame:
     grouped = rows.groupby("prompt", sort=False)["continuation"].apply(tuple)
     spec_hash = stable_hash(spec)
-    keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p, "continuations": c})
-            for p, c in grouped.items()]
+    keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p, "continuations": c,
+                         "tokenization": TOKENIZATION}) for p, c in grouped.items()]
     store = JsonlCache(cache)
 
     def score_chunk(chunk, done, total):

@@ -4,20 +4,59 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import ProbeError
 
-def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
+# the released AskReddit scripts' article rule (Ryan, Held, Yang 2024,
+# `should_add_article`): a case-sensitive keyword anywhere in the name, or one of the
+# special names exactly (Natural Earth ADMIN names, so "Bahamas" and "Russian
+# Federation" never match there: "The Bahamas", "Russia")
+ARTICLE_KEYWORDS = ("Islands", "Island", "States", "Republic", "United")
+ARTICLE_NAMES = ("Bahamas", "Gambia", "Netherlands", "Ivory Coast", "Philippines", "Maldives", "Seychelles",
+                 "Russian Federation", "Vatican")
+ARTICLES = ("none", "released")
+
+
+def takes_article(country: str) -> bool:
+    return country in ARTICLE_NAMES or any(k in country for k in ARTICLE_KEYWORDS)
+
+
+def with_article(country: str, article: str, starts_answer: bool) -> str:
+    """The country as the answer names it: `article` "none" the bare name; "released"
+    "the " before names the rule above picks ("The " when the answer starts with the
+    country, as in the released likelihood and reward scripts)."""
+    if article not in ARTICLES:
+        raise ProbeError(f"article: {article!r} is not one of {ARTICLES}")
+    if article == "none" or not takes_article(country):
+        return country
+    return ("The " if starts_answer else "the ") + country
+
+
+def _inputs(spec, tables):
     questions = tables["country_questions"].head(spec["max_questions"] or None)
     countries = tables["countries"]["country"].head(spec["max_countries"] or None).tolist()
+    return questions, countries
+
+
+def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
+    questions, countries = _inputs(spec, tables)
+    released_join = spec.get("prefix_join", "direct") == "space_strip"
+    article = spec.get("article", "none")
     rows = []
     for q in questions.itertuples():
         before, _, _ = q.template.partition("{country}")
-        # the separating space belongs to the continuation, so every country is
-        # scored as its own words (" France"), the way the tokenizer sees them in text
-        prefix = before.rstrip(" ")
-        space = " " if before.endswith(" ") else ""
-        prompt = fmt(q.question, assistant_prefix=prefix)
+        starts = q.template.startswith("{country}")
+        if released_join:
+            # the released script: prompt = (template'd question + " " + words before the
+            # slot).strip(); the answer is " " + [the ]country
+            prompt, space = fmt(q.question, assistant_prefix=before), " "
+        else:
+            # the separating space belongs to the continuation, so every country is
+            # scored as its own words (" France"), the way the tokenizer sees them in text
+            prompt = fmt(q.question, assistant_prefix=before.rstrip(" "))
+            space = " " if before.endswith(" ") else ""
         for country in countries:
-            rows.append({"item": q.id, "variant": "", "candidate": country, "continuation": space + country,
+            rows.append({"item": q.id, "variant": "", "candidate": country,
+                         "continuation": space + with_article(country, article, starts),
                          "prompt": prompt, "sentiment": q.sentiment, "category": q.category})
     return pd.DataFrame(rows)
 
@@ -25,9 +64,11 @@ def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
 def build_reward(spec: dict, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """For a reward model: the whole answer with each country filled in, scored as a
     response to the question (Ryan, Held, Yang 2024 probe Starling-RM this way)."""
-    questions = tables["country_questions"].head(spec["max_questions"] or None)
-    countries = tables["countries"]["country"].head(spec["max_countries"] or None).tolist()
+    questions, countries = _inputs(spec, tables)
+    article = spec.get("article", "none")
     rows = [{"item": q.id, "variant": "", "candidate": country, "question": q.question,
-             "response": q.template.replace("{country}", country), "sentiment": q.sentiment, "category": q.category}
+             "response": q.template.replace("{country}",
+                                            with_article(country, article, q.template.startswith("{country}"))),
+             "sentiment": q.sentiment, "category": q.category}
             for q in questions.itertuples() for country in countries]
     return pd.DataFrame(rows)
