@@ -31,9 +31,10 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def fetch_model(spec: dict, out_manifest: str, cache_dir: str = "resources/hub") -> None:
+def fetch_model(spec: dict, out_manifest: str, lock: str | None = None) -> None:
+    """Hub weights go to huggingface_hub's standard cache; `lock`: the study's `hub_lock`."""
     model = ModelSpec.from_config(spec["name"], {k: v for k, v in spec.items() if k != "name"})
-    manifest = fetch(model, Path(out_manifest).parent, Path(cache_dir))
+    manifest = fetch(model, Path(out_manifest).parent, lock=lock)
     log.info("%s: revision %s at %s", model.name, manifest["revision"], manifest["path"])
 
 
