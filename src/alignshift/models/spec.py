@@ -24,6 +24,7 @@ class ModelSpec:
     chat_template: bool = True
     dtype: str = "auto"
     quantization: str = "none"
+    device_map: str | None = None  # "auto": one model spread over all of the job's GPUs
     trust_remote_code: bool = False
     allow_pickle: bool = False
     revision: str | None = None
