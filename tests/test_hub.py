@@ -35,21 +35,24 @@ MISTRAL_FILES = [".gitattributes", "README.md", "config.json", "consolidated.saf
                  "tokenizer_config.json"]
 
 
-def lay_out_cache(hub_cache: Path, repo_id: str, commit: str, source: Path, ref: str | None = "main") -> Path:
+def lay_out_cache(hub_cache: Path, repo_id: str, commit: str, source: Path, ref: str | None = "main",
+                  repo_type: str = "model") -> Path:
     """Put the files of `source` into a huggingface_hub cache as a snapshot of `commit`:
-    content-addressed blobs, the snapshot's files as relative symlinks to them, and
-    `refs/<ref>` holding the commit. Returns the snapshot folder."""
-    repo = hub_cache / f"models--{repo_id.replace('/', '--')}"
+    content-addressed blobs, the snapshot's files (subfolders too) as relative symlinks
+    to them, and `refs/<ref>` holding the commit. Returns the snapshot folder."""
+    repo = hub_cache / f"{repo_type}s--{repo_id.replace('/', '--')}"
     snapshot = repo / "snapshots" / commit
     (repo / "blobs").mkdir(parents=True, exist_ok=True)
     snapshot.mkdir(parents=True, exist_ok=True)
-    for f in sorted(source.iterdir()):
+    for f in sorted(source.rglob("*")):
         if not f.is_file():
             continue
         data = f.read_bytes()
         blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
         blob.write_bytes(data)
-        os.symlink(os.path.relpath(blob, snapshot), snapshot / f.name)
+        link = snapshot / f.relative_to(source)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(blob, link.parent), link)
     if ref:
         (repo / "refs").mkdir(exist_ok=True)
         (repo / "refs" / ref).write_text(commit)
@@ -206,3 +209,20 @@ def test_lock_file_pins_the_first_fetched_commit(tiny_model_dir, hub_cache, tmp_
     tagged = ModelSpec(name="tiny-chat", id=REPO_ID, revision="v2")
     assert fetch(tagged, tmp_path / "run5", lock=lock)["revision"] == COMMIT_B
     assert yaml.safe_load(lock.read_text()) == {REPO_ID: COMMIT_A, f"{REPO_ID}@v2": COMMIT_B}
+
+
+def test_hub_dataset_offline_from_the_standard_cache(hub_cache, no_network, tmp_path, monkeypatch):
+    """A hub dataset already in the standard cache loads offline, at the commit of refs/main."""
+    from global_fixtures import write_global_opinions
+
+    from alignshift.data.hub import load_global_opinions
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    source = tmp_path / "repo"
+    (source / "data").mkdir(parents=True)
+    write_global_opinions(source / "data" / "global_opinions.csv")
+    lay_out_cache(hub_cache, "Anthropic/llm_global_opinions", COMMIT_B, source, repo_type="dataset")
+    table = load_global_opinions()
+    assert table.attrs["revision"] == f"Anthropic/llm_global_opinions@{COMMIT_B}"
+    assert table["question"].nunique() == 3  # the fixture's three questions, read from the cached file
+    assert not (tmp_path / "resources").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pandas as pd
@@ -58,3 +59,11 @@ def read_jsonl(path: str) -> pd.DataFrame:
                 raise DataError(f"{path}: line {line_no} is not a JSON object")
             rows.append(record)
     return pd.DataFrame(rows)
+
+
+def literal(text: str, where: str):
+    """A Python literal (list, dict, number, string) from text, without evaluating code."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError) as exc:
+        raise DataError(f"{where}: not a Python literal ({type(exc).__name__}): {text[:80]!r}") from exc

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..provenance import hub_revision
-from . import loader
-from .checks import DataError, require_columns
+from . import loader, source_revision
+from .checks import DataError, literal, require_columns, require_slot, require_values
 
 
 def strip_politune_text(text: str) -> str:
@@ -34,7 +34,7 @@ def load_politune_preferences(repo: str, side: str, revision: str | None = None,
 
     if side not in ("left", "right"):
         raise DataError(f"{repo}: side must be 'left' or 'right', not {side!r}")
-    sha = hub_revision(repo, revision, repo_type="dataset")
+    sha = _hub_commit(repo, revision)
     ds = hf.load_dataset(repo, split=split, revision=None if Path(repo).is_dir() else sha)
     df = ds.to_pandas()
     require_columns(df, ["prompt", "chosen", "rejected"], repo)
@@ -52,10 +52,12 @@ def load_politune_preferences(repo: str, side: str, revision: str | None = None,
 # --- global-representation study (Ryan, Held, Yang 2024): hub datasets -----------------
 # Each loader below reads either a local file in the dataset's own published format
 # (`path:`; what the tests' fixtures are) or downloads it from the hub at run time, pinned
-# to the resolved commit, into `cache_dir` (under resources/). The commit is recorded in
-# the prepared table's provenance through `df.attrs["revision"]`.
+# to the resolved commit, into the standard caches (huggingface_hub's `$HF_HOME/hub`,
+# datasets' `$HF_HOME/datasets`; `cache_dir` overrides). With HF_HUB_OFFLINE=1 the
+# commit comes from the cache's `refs/`, without a network call. The commit is recorded
+# in the prepared table's provenance through `df.attrs["revision"]`.
 
-HUB_CACHE = "resources/datasets"
+HUB_CACHE = None
 # the nine TyDiQA GoldP languages and their Belebele (FLORES-200) codes
 TYDIQA_LANGUAGES = {"arabic": "arb_Arab", "bengali": "ben_Beng", "english": "eng_Latn", "finnish": "fin_Latn",
                     "indonesian": "ind_Latn", "korean": "kor_Hang", "russian": "rus_Cyrl", "swahili": "swh_Latn",
@@ -63,6 +65,14 @@ TYDIQA_LANGUAGES = {"arabic": "arb_Arab", "bengali": "ben_Beng", "english": "eng
 
 
 def _hub_commit(repo_id: str, revision: str | None) -> str:
+    from ..models.hub import cached_commit, offline
+
+    if offline() and not Path(repo_id).is_dir():
+        commit = cached_commit(repo_id, revision, repo_type="dataset")
+        if commit:
+            return commit
+        raise DataError(f"dataset {repo_id} (revision {revision or 'main'}): HF_HUB_OFFLINE is set and the hub "
+                        "cache has no copy of it")
     try:
         return hub_revision(repo_id, revision, repo_type="dataset")
     except Exception as exc:  # offline, unknown repo, gated
@@ -70,7 +80,7 @@ def _hub_commit(repo_id: str, revision: str | None) -> str:
                         f"{type(exc).__name__}: {exc}") from exc
 
 
-def _hub_file(repo_id: str, filename: str, revision: str | None, cache_dir: str) -> tuple[str, str]:
+def _hub_file(repo_id: str, filename: str, revision: str | None, cache_dir: str | None) -> tuple[str, str]:
     """Download one file of a hub dataset at a pinned commit: (local path, 'repo@commit')."""
     from huggingface_hub import hf_hub_download
 
@@ -84,16 +94,6 @@ def _with_revision(df: pd.DataFrame, revision: str) -> pd.DataFrame:
     return df
 
 
-def _literal(text: str, where: str):
-    """A Python literal (list, dict, number, string) from text, without evaluating code."""
-    import ast
-
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError) as exc:
-        raise DataError(f"{where}: not a Python literal ({type(exc).__name__}): {text[:80]!r}") from exc
-
-
 def parse_selections(text: str, where: str) -> dict[str, list[float]]:
     """GlobalOpinionsQA `selections`: "defaultdict(<class 'list'>, {'Brazil': [0.4, 0.6], ...})".
 
@@ -105,14 +105,14 @@ def parse_selections(text: str, where: str) -> dict[str, list[float]]:
         if start < 0 or end < start:
             raise DataError(f"{where}: selections {text[:80]!r} holds no dict")
         text = text[start : end + 1]
-    value = _literal(text, where)
+    value = literal(text, where)
     if not isinstance(value, dict):
         raise DataError(f"{where}: selections is a {type(value).__name__}, expected a dict")
     return {str(k): [float(x) for x in v] for k, v in value.items()}
 
 
 @loader("global_opinions")
-def load_global_opinions(path: str | None = None, revision: str | None = None, cache_dir: str = HUB_CACHE,
+def load_global_opinions(path: str | None = None, revision: str | None = None, cache_dir: str | None = HUB_CACHE,
                          tolerance: float = 0.02) -> pd.DataFrame:
     """GlobalOpinionsQA (hub Anthropic/llm_global_opinions, data/global_opinions.csv):
     one row per (question, country) with the options and that country's answer
@@ -127,7 +127,7 @@ def load_global_opinions(path: str | None = None, revision: str | None = None, c
     rows = []
     for i, rec in enumerate(df.itertuples(index=False)):
         where = f"{path}: row {i + 2}"
-        options = _literal(rec.options, f"{where} column 'options'")
+        options = literal(rec.options, f"{where} column 'options'")
         if not isinstance(options, list) or len(options) < 2:
             raise DataError(f"{where}: options must be a list of at least 2 answers, got {rec.options[:80]!r}")
         for country, dist in parse_selections(rec.selections, f"{where} column 'selections'").items():
@@ -143,7 +143,7 @@ def load_global_opinions(path: str | None = None, revision: str | None = None, c
 
 @loader("askreddit_countries")
 def load_askreddit_countries(path: str | None = None, revision: str | None = None,
-                             cache_dir: str = HUB_CACHE) -> pd.DataFrame:
+                             cache_dir: str | None = HUB_CACHE) -> pd.DataFrame:
     """AskRedditCountries (hub SALT-NLP/AskRedditCountries, AskRedditCountries_final.csv),
     as the `country_questions` table the country_rank probe reads (id, question,
     template, sentiment, category)."""
@@ -167,7 +167,7 @@ BELEBELE_COLUMNS = ["link", "question_number", "flores_passage", "question", "mc
 
 
 @loader("belebele")
-def load_belebele(path: str | None = None, revision: str | None = None, cache_dir: str = HUB_CACHE,
+def load_belebele(path: str | None = None, revision: str | None = None, cache_dir: str | None = HUB_CACHE,
                   languages: list[str] | None = None, max_per_language: int | None = None) -> pd.DataFrame:
     """Belebele (hub facebook/belebele, one config per FLORES-200 code, split `test`),
     restricted to `languages` (default: the nine TyDiQA languages). `path`: a JSONL file
@@ -196,7 +196,7 @@ def load_belebele(path: str | None = None, revision: str | None = None, cache_di
 
 @loader("tydiqa_goldp")
 def load_tydiqa_goldp(split: str = "validation", path: str | None = None, revision: str | None = None,
-                      cache_dir: str = HUB_CACHE, languages: list[str] | None = None,
+                      cache_dir: str | None = HUB_CACHE, languages: list[str] | None = None,
                       max_per_language: int | None = None) -> pd.DataFrame:
     """TyDiQA GoldP (hub google-research-datasets/tydiqa, config secondary_task; `split`
     train or validation). `path`: the SQuAD-format JSON of TyDiQA's own GoldP release

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from ..provenance import files_fingerprint
 from . import loader
-from .checks import DataError, require_columns, require_unique, require_values
+from .checks import DataError, literal, require_columns, require_unique, require_values
 
 
 MD3_DIALECTS = ("en_in", "en_ng", "en_us")
@@ -50,7 +49,7 @@ def load_md3(path: str, dialects: list[str] | None = None, max_per_dialect: int 
         n = 0
         for idx, game in kept.iterrows():
             where = f"{prompts_file}: row {idx + 2}"
-            distractors = _literal(game["distractors"], f"{where} column 'distractors'")
+            distractors = literal(game["distractors"], f"{where} column 'distractors'")
             if not isinstance(distractors, list):
                 raise DataError(f"{where}: distractors must be a list")
             word = str(game["correct_word/image"]).strip()

@@ -69,20 +69,21 @@ def select_files(files: list[str], allow_pickle: bool = False) -> list[str]:
     return sorted(set(meta) | set(weights))
 
 
-def repo_folder(repo_id: str) -> Path:
-    """huggingface_hub's cache folder of a model repository (`models--org--name`)."""
+def repo_folder(repo_id: str, repo_type: str = "model") -> Path:
+    """huggingface_hub's cache folder of a repository (`models--org--name`, `datasets--org--name`)."""
     from huggingface_hub import constants
 
-    return Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    return Path(constants.HF_HUB_CACHE) / f"{repo_type}s--{repo_id.replace('/', '--')}"
 
 
-def cached_commit(repo_id: str, revision: str | None) -> str | None:
+def cached_commit(repo_id: str, revision: str | None, repo_type: str = "model") -> str | None:
     """The commit a revision points to in the local cache: a commit itself, or the one
     `refs/<revision>` records (None when the cache has neither)."""
     revision = revision or "main"
+    folder = repo_folder(repo_id, repo_type)
     if COMMIT.match(revision):
-        return revision if (repo_folder(repo_id) / "snapshots" / revision).is_dir() else None
-    ref = repo_folder(repo_id) / "refs" / revision
+        return revision if (folder / "snapshots" / revision).is_dir() else None
+    ref = folder / "refs" / revision
     return ref.read_text().strip() if ref.is_file() else None
 
 
