@@ -38,4 +38,6 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         all_targets(),
+        # the metrics tables as the report shows them (workflow/rules/report.smk)
+        report_tables(),
     default_target: True
