@@ -130,3 +130,39 @@ def test_checkpoints_inherit_device_map():
                                  "checkpoints": [10]}}}
     reg = registry.build(cfg, REPO)
     assert {s.device_map for s in reg.values()} == {"auto"} and len(reg) > 1
+
+
+@pytest.mark.slow
+def test_gpu_jobs_of_a_dag_claim_a_free_device(tiny_model_dir, tmp_path, monkeypatch):
+    """Through snakemake: with device 0 of two (simulated) taken by another process, the
+    evaluation job claims device 1 and records it; the rule's `gpu` resource is the count."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from alignshift.provenance import read_provenance
+    from test_workflow import study_config
+
+    locks = tmp_path / "locks"
+    monkeypatch.setenv("ALIGNSHIFT_GPU_LOCKS", str(locks))
+    held = devices._try_lock("0")  # another workflow's job on card 0
+    assert held is not None
+    try:
+        cfg = study_config(tiny_model_dir)
+        cfg.update(finetune={}, probes={"ideology": {}}, figures=[])
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+        env = {k: v for k, v in os.environ.items() if k not in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID")}
+        env.update(ALIGNSHIFT_GPU_COUNT="2", PYTHONPATH=str(REPO / "src"))
+        result = subprocess.run([sys.executable, "-m", "snakemake", "results/metrics/ideology.csv",
+                                 "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+                                 "--cores", "2", "--resources", "gpu=2",
+                                 "--configfile", str(tmp_path / "config.yaml")],
+                                env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-4000:]
+    finally:
+        os.close(held)
+    meta = read_provenance(tmp_path / "results" / "scores" / "tiny" / "ideology.parquet")
+    assert meta["cuda_visible_devices"] == "1" and meta["device"] == "cpu"
+    log = (tmp_path / "results" / "logs" / "evaluate" / "tiny.log").read_text()
+    assert "GPU(s) 1 claimed" in log
