@@ -1,14 +1,79 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+STUDIES = REPO / "config" / "studies"
+
+# fixtures that run a whole DAG or build an environment: every test using one is marked
+# `slow`, so `pytest -m "not slow"` is the fast loop
+SLOW_FIXTURES = {"study", "per_probe_study", "cfmatch_python", "slurm_cluster"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, env: dict | None = None,
+                  timeout: float | None = None) -> subprocess.CompletedProcess:
+    """This repository's workflow run in `workdir` (its own results/), hubs offline;
+    `configfile` defaults to the workdir's config.yaml when there is one."""
+    if configfile is None and (workdir / "config.yaml").exists():
+        configfile = workdir / "config.yaml"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    command += ["--configfile", str(configfile)] if configfile else []
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(env or {})}
+    return subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def write_config(workdir: Path, config: dict) -> Path:
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """rule -> number of jobs, from a dry run's job-stats table."""
+    counts, table = {}, False
+    for line in output.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            table = True
+        elif table and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                break
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def plan_study(study: Path, *targets: str, env: dict | None = None) -> dict[str, int]:
+    """Every job a full study needs (forced, so results already built in this checkout
+    never change the count), planned offline: rule -> number of jobs."""
+    result = run_snakemake(REPO, "-n", "--forceall", *targets, configfile=study, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return job_counts(result.stdout + result.stderr)
+
+
+def model_table(parents: dict[str, str | None], **columns) -> pd.DataFrame:
+    """A study's model table for metrics tested alone: each model with its parent (also
+    its baseline) and any further columns given as {column: {model: value}}."""
+    from alignshift.registry import MODEL_COLUMNS
+
+    rows = [{**dict.fromkeys(MODEL_COLUMNS, ""), "model": m, "parent": p or "", "baseline": p or "", "step": 0,
+             "stage": "pt", **{c: v.get(m, "") for c, v in columns.items()}} for m, p in parents.items()]
+    return pd.DataFrame(rows, columns=MODEL_COLUMNS)
 
 
 def read_metrics(workdir: Path, name: str) -> pd.DataFrame:

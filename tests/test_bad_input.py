@@ -1,6 +1,5 @@
 """Bad input stops with a message naming the file, row or key."""
 
-import json
 import shutil
 
 import pandas as pd
@@ -133,7 +132,7 @@ def test_remote_code_runs_only_when_a_model_opts_in(tiny_model_dir, tmp_path, mo
 
 
 def test_fictional_control_can_be_a_subset_and_unknown_ids_are_named():
-    from alignshift.probes import country_pairs
+    from alignshift.probes.country_pairs import items as country_pairs
 
     bank = data.prepare({"loader": "scenarios", "path": str(REPO / "data/country_pairs/scenarios.yaml")})
     spec = {**probes.resolve_spec("country_pairs", {}), "countries": ["USA", "China"]}

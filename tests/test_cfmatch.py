@@ -12,7 +12,7 @@ import yaml
 
 from alignshift import cfmatch
 from alignshift.provenance import read_provenance, write_table
-from conftest import REPO
+from conftest import REPO, model_table
 
 
 def serve(tmp_path, files: dict[str, bytes]) -> str:
@@ -106,12 +106,12 @@ def test_answers_are_judged_by_qa_metrics_in_its_own_environment(cfmatch_python,
 
 
 def test_analysis_reports_cfmatch_accuracy_before_f1():
-    from alignshift.analysis import extractive_qa
+    from alignshift.probes.extractive_qa import metrics as extractive_qa
 
     scores = pd.DataFrame({"model": ["base"] * 4 + ["chat"] * 4, "item": list("abcd") * 2,
                            "language": ["english"] * 8, "f1": [1, 0.5, 0, 0, 1, 1, 0.5, 0],
                            "em": [1, 0, 0, 0, 1, 1, 0, 0], "cfmatch": [1, 1, 0, 0, 1, 1, 1, 0]})
-    table = extractive_qa.metrics(scores, {"base": None, "chat": "base"}, {}, seed=0)
+    table = extractive_qa.metrics(scores, model_table({"base": None, "chat": "base"}), {}, seed=0)
     assert table["measure"].unique().tolist() == ["cfmatch", "f1"]
     chat = table[table.model == "chat"].set_index("measure")
     assert chat.loc["cfmatch", "value"] == 0.75 and chat.loc["cfmatch", "delta"] == pytest.approx(0.25)

@@ -49,9 +49,10 @@ def slurm_profile():
 
 
 def test_gpu_rules_are_read_from_the_workflow(workflow_rules):
-    # the judge rule exists only in a study with a judge probe (politune)
-    assert workflow_rules["politune.yaml"]["gpu"] == ["evaluate", "filter_posts", "finetune", "judge", "synthesize"]
-    assert "judge" not in workflow_rules["None"]["all"] and "evaluate" in workflow_rules["None"]["gpu"]
+    # the judging rule exists only in a study with a judge probe (politune)
+    assert workflow_rules["politune.yaml"]["gpu"] == ["evaluate", "filter_posts", "finetune", "judging_judge",
+                                                      "synthesize"]
+    assert "judging_judge" not in workflow_rules["None"]["all"] and "evaluate" in workflow_rules["None"]["gpu"]
 
 
 def test_every_gpu_rule_goes_to_the_gpu_partition(workflow_rules, slurm_profile):

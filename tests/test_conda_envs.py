@@ -192,8 +192,8 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
                                  "path": str(write_tydiqa(tmp_path / "tydiqa-dev.json", "dev"))},
                   "tydiqa_train": {"loader": "tydiqa_goldp", "split": "train",
                                    "path": str(write_tydiqa(tmp_path / "tydiqa-train.json", "train"))}},
-        finetune={}, probes={"ideology": {}, "extractive_qa": {"max_new_tokens": 4}}, figures=[],
-        cfmatch={"enabled": True, "commit": commit})
+        finetune={}, figures=[],
+        probes={"ideology": {}, "extractive_qa": {"max_new_tokens": 4, "cfmatch": {"enabled": True, "commit": commit}}})
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     targets = ["results/metrics/ideology.csv", "results/metrics/extractive_qa.csv", "results/provenance/versions.tsv"]
 
@@ -239,7 +239,7 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
 
     scores = job_env("results/scores/tiny/ideology.parquet")  # rule evaluate: envs/gpu.yaml
     assert scores["environment"] == str(envs["gpu"]) and scores["torch"] == "2.13.0+cpu"
-    judged = job_env("results/scores/tiny/extractive_qa_cfmatch.parquet")  # rule cfmatch: envs/cfmatch.yaml
+    judged = job_env("results/scores/tiny/extractive_qa.cfmatch.parquet")  # rule cfmatch: envs/cfmatch.yaml
     assert judged["environment"] == str(envs["cfmatch"]) and judged["numpy"] == "1.26.4"
     assert job_env("results/data/questionnaire.parquet")["environment"] == str(envs["cpu"])  # rule prepare_data
     qa = pd.read_csv(workdir / "results" / "metrics" / "extractive_qa.csv")

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from alignshift.analysis import country_rank
-from conftest import REPO, SHARED
+from alignshift.probes.country_rank import metrics as country_rank
+from conftest import REPO, SHARED, model_table
 
 ASKREDDIT = SHARED / "reference" / "askreddit"
 
@@ -59,7 +59,7 @@ def test_country_rank_map_colours_each_country_by_its_scaled_mean_rank():
     metrics = pd.DataFrame({"model": ["base"] * 4 + ["tuned"] * 4,
                             "country": ["United States", "France", "Ivory Coast", "Singapore"] * 2,
                             "mean_rank": [1.0, 2.5, 4.0, 3.0, 4.0, 1.0, 2.0, 3.0]})
-    fig = figures.country_rank_map(metrics, {})
+    fig = figures.global_representation.country_rank_map(metrics, model_table({"base": None, "tuned": "base"}))
     maps = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in maps] == ["base", "tuned"]
     # the second collection of a panel holds the ranked countries; its colour values are

@@ -1,6 +1,5 @@
 """Batched greedy generation equals one-at-a-time decoding, and resumes from its cache."""
 
-import pytest
 
 from alignshift.generation import generate
 from alignshift.prompts import format_prompt

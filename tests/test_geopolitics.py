@@ -3,9 +3,6 @@ model that always answers "A", the statistics on hand-computed inputs, and the f
 study's dry run."""
 
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +13,14 @@ import yaml
 from scipy import stats as st
 
 from alignshift import data, probes
-from alignshift.analysis import country_pairs as cp
-from alignshift.analysis import stats
+from alignshift import stats
+from alignshift.probes.country_pairs import metrics as cp
 from alignshift.models.load import LoadedModel
 from alignshift.models.spec import ModelSpec
 from alignshift.stand_ins import TINY_LLAMA, corpus, random_model, tiny_model, train_tokenizer
-from conftest import assert_figures_built, read_metrics
+from conftest import REPO, STUDIES, assert_figures_built, plan_study, read_metrics, run_snakemake, write_config
 
-REPO = Path(__file__).resolve().parents[1]
-STUDY = REPO / "config" / "studies" / "geopolitics.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+STUDY = STUDIES / "geopolitics.yaml"
 FIGURES = ("country_pairs_favourability", "geopolitics_home_shift", "geopolitics_language", "geopolitics_pairs")
 SHARE = 0.5
 
@@ -58,9 +53,8 @@ def stand_in_config(tmp: Path) -> dict:
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("geopolitics")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(stand_in_config(workdir)))
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-                             "--cores", "2"], capture_output=True, text=True)
+    write_config(workdir, stand_in_config(workdir))
+    result = run_snakemake(workdir, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
 
@@ -278,22 +272,14 @@ def test_consistency_filter_keeps_scenarios_that_flip_in_enough_models():
 # ---- (d) the full study plans offline ----
 
 def test_full_study_plans_offline(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+    env = {"HF_HOME": str(tmp_path / "hf"),
            # any attempt to reach the network fails
            "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
     cfg = yaml.safe_load(STUDY.read_text())
     before = {name: (REPO / "resources" / "models" / name).exists() for name in cfg["models"]}
-    # -F lists every job, whatever other studies have already built in this checkout
-    result = subprocess.run([*SNAKEMAKE, "-n", "-F", "--configfile", str(STUDY)], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=240)
-    assert result.returncode == 0, result.stderr[-4000:]
-    counts = {}
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
+    counts = plan_study(STUDY, env=env)
     assert counts["fetch_model"] == 14 and counts["evaluate"] == 14
-    assert counts["prepare_data"] == 1 and counts["analyze"] == 1 and counts["analyze_country_pairs_tables"] == 1
+    assert counts["prepare_data"] == 1 and counts["analyze"] == 1 and counts["tables_country_pairs"] == 1
     assert counts["figure"] == len(cfg["figures"]) == 4
     assert "finetune" not in counts
     assert {name: (REPO / "resources" / "models" / name).exists() for name in cfg["models"]} == before

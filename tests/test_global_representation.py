@@ -5,9 +5,6 @@ the full-scale config's offline plan, and the whole DAG on tiny stand-ins."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +13,15 @@ import pytest
 import yaml
 
 from alignshift import data
-from alignshift.analysis import opinions as opinions_analysis
-from alignshift.probes import dialect_intent, extractive_qa, opinions, resolve_spec
-from conftest import assert_figures_built, read_metrics
+from alignshift.probes.opinions import metrics as opinions_analysis
+from alignshift.probes import resolve_spec
+from alignshift.probes.dialect_intent import items as dialect_intent
+from alignshift.probes.extractive_qa import items as extractive_qa
+from alignshift.probes.opinions import items as opinions
+from conftest import STUDIES, assert_figures_built, model_table, plan_study, read_metrics, run_snakemake, write_config
 from global_fixtures import SEVEN, selections, write_all, write_global_opinions, write_md3
 
-REPO = Path(__file__).resolve().parents[1]
-STUDY = REPO / "config" / "studies" / "global-representation.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+STUDY = STUDIES / "global-representation.yaml"
 
 
 # --- loaders ---------------------------------------------------------------------------
@@ -106,7 +104,7 @@ def test_opinions_metrics_minus_usa_and_change_from_parent():
                 rows.append({"model": model, "item": item, "candidate": letter, "logprob_sum": np.log(p),
                              "distributions": json.dumps(dists)})
     spec = {"reference_country": "United States", "js_base": 2}
-    table = opinions_analysis.metrics(pd.DataFrame(rows), {"base": None, "chat": "base"}, spec).set_index(
+    table = opinions_analysis.metrics(pd.DataFrame(rows), model_table({"base": None, "chat": "base"}), spec).set_index(
         ["model", "country"])
     sim = opinions_analysis.similarity
     assert table.loc[("chat", "United States"), "similarity"] == pytest.approx(1.0)
@@ -187,31 +185,8 @@ def test_reward_model_missing_or_unexpected_weight_is_an_error(tiny_model_dir, t
 
 # --- the study's DAG -------------------------------------------------------------------
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(configfile), *args],
-                          capture_output=True, text=True, env=env)
-
-
-def job_counts(output: str) -> dict[str, int]:
-    counts, table = {}, False
-    for line in output.splitlines():
-        if line.startswith("job ") and "count" in line:
-            table = True
-            continue
-        if table:
-            parts = line.split()
-            if len(parts) == 2 and parts[1].isdigit():
-                counts[parts[0]] = int(parts[1])
-            elif parts and parts[0] == "total":
-                break
-    return counts
-
-
-def test_full_study_plans_offline(tmp_path):
-    result = run_snakemake(REPO, STUDY, "-n", "--cores", "1")
-    assert result.returncode == 0, result.stderr[-3000:]
-    counts = job_counts(result.stdout + result.stderr)
+def test_full_study_plans_offline():
+    counts = plan_study(STUDY)
     # 13 language models + the reward model, each fetched and evaluated once
     assert counts["fetch_model"] == 14 and counts["evaluate"] == 14
     assert counts["prepare_data"] == 7 and counts["figure"] == 6 and counts["analyze"] == 6
@@ -248,10 +223,9 @@ def study(tiny_model_dir, tmp_path_factory):
     cfg["datasets"] = write_all(root / "data")
     cfg["threads"] = {"finetune": 1, "evaluate": 1}
     cfg["probes"]["country_rank"] = {"max_questions": 3, "max_countries": 5}
-    cfg["probes"]["extractive_qa"] = {"max_new_tokens": 8}
-    cfg["cfmatch"] = {"enabled": False}  # needs --use-conda (envs/cfmatch.yaml): tests/test_cfmatch.py
-    (root / "config.yaml").write_text(yaml.safe_dump(cfg))
-    result = run_snakemake(root, root / "config.yaml", "--cores", "2")
+    # CFMatch needs --use-conda (envs/cfmatch.yaml): tests/test_cfmatch.py
+    cfg["probes"]["extractive_qa"] = {"max_new_tokens": 8, "cfmatch": {"enabled": False}}
+    result = run_snakemake(root, "--cores", "2", configfile=write_config(root, cfg))
     assert result.returncode == 0, result.stderr[-6000:]
     return root
 

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alignshift.analysis import country_pairs, ideology, stats
+from alignshift import stats
+from alignshift.probes.country_pairs import metrics as country_pairs
+from alignshift.probes.ideology import metrics as ideology
 
 OPTIONS = ["Strongly disagree", "Disagree", "Agree", "Strongly agree"]
 VALUES = [-2, -1, 1, 2]

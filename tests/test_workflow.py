@@ -1,7 +1,5 @@
 """The whole DAG on a tiny random model: every rule, every figure, one command."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -9,10 +7,7 @@ import pytest
 import yaml
 
 from alignshift.provenance import read_provenance
-from conftest import assert_figures_built
-
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+from conftest import REPO, assert_figures_built, run_snakemake, write_config
 
 
 def study_config(model_dir: Path) -> dict:
@@ -29,16 +24,11 @@ def study_config(model_dir: Path) -> dict:
     return cfg
 
 
-def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-                           "--cores", "2", *args], capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def study(tiny_model_dir, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("study")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(study_config(tiny_model_dir)))
-    result = run_snakemake(workdir)
+    write_config(workdir, study_config(tiny_model_dir))
+    result = run_snakemake(workdir, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
 
@@ -84,8 +74,8 @@ def per_probe_study(tiny_model_dir, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("per-probe")
     cfg = study_config(tiny_model_dir)
     cfg.update(finetune={}, evaluation={"job_per": "probe"})
-    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
-    result = run_snakemake(workdir)
+    write_config(workdir, cfg)
+    result = run_snakemake(workdir, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
 
@@ -156,7 +146,7 @@ def test_changing_one_probe_rescores_only_that_probe(study):
     # one job per model: the jobs rerun, but the other probes come from the score cache
     before = cache_lines(study)
     change_country_rank(study)
-    result = run_snakemake(study)
+    result = run_snakemake(study, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
     after = cache_lines(study)
     grown = {path for path in after if after[path] != before.get(path)}
@@ -189,7 +179,7 @@ def test_report_has_every_figure_caption_config_and_versions(study):
     import json
     import re
 
-    result = run_snakemake(study, "--report", "results/report.html")
+    result = run_snakemake(study, "--cores", "2", "--report", "results/report.html")
     assert result.returncode == 0, result.stderr[-4000:]
     report = (study / "results" / "report.html").read_text()
     results = json.loads(re.search(r"var results = (\{.*?\});\n", report, re.S).group(1))

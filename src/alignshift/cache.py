@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 
 class JsonlCache:
@@ -42,3 +42,19 @@ class JsonlCache:
                 fh.write("".join(json.dumps({"key": k, "value": v}, ensure_ascii=False) + "\n" for k, v in items))
                 fh.flush()
                 os.fsync(fh.fileno())
+
+    def fill(self, items: Iterable[tuple[str, Any]], compute: Callable[..., list], *, chunk: int | None = None,
+             sort_key: Callable[[tuple[str, Any]], Any] | None = None, reverse: bool = False) -> list:
+        """The values of `items` ((key, input) pairs), in their order. Inputs whose key is
+        not cached yet are computed (each key once, in `sort_key` order) by
+        `compute(pairs, done, total)` -> one value per pair, in chunks of `chunk` pairs,
+        and stored as each chunk finishes, so a killed job keeps every finished chunk."""
+        items = list(items)
+        todo = list({k: x for k, x in items if k not in self}.items())
+        if sort_key is not None:
+            todo.sort(key=sort_key, reverse=reverse)
+        step = chunk or max(len(todo), 1)
+        for start in range(0, len(todo), step):
+            pairs = todo[start : start + step]
+            self.put(zip((k for k, _ in pairs), compute(pairs, start + len(pairs), len(todo))))
+        return [self.values[k] for k, _ in items]

@@ -37,16 +37,14 @@ def generate(
     """Answers to `prompts` (already chat-formatted), in order."""
     settings = {"max_new_tokens": max_new_tokens, "do_sample": do_sample, "temperature": temperature,
                 "seed": seed, "revision": revision}
-    store = JsonlCache(cache)
     keys = [stable_hash({"prompt": p, **settings}) for p in prompts]
-    todo = sorted({k: p for k, p in zip(keys, prompts) if k not in store}.items(),
-                  key=lambda kv: len(kv[1]), reverse=True)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    bar = tqdm(total=len(todo), desc=progress if isinstance(progress, str) else "generating",
+    store = JsonlCache(cache)
+    bar = tqdm(total=len({k for k in keys if k not in store}), desc=progress if isinstance(progress, str) else "generating",
                disable=not progress, unit="answer")
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
+
+    def answer(chunk, *_):
         encoded = [encode_prompt(tokenizer, p) for _, p in chunk]
         width = max(len(e) for e in encoded)
         ids = torch.full((len(encoded), width), pad, dtype=torch.long)
@@ -60,8 +58,9 @@ def generate(
         out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
                              do_sample=do_sample, temperature=temperature if do_sample else None,
                              top_p=None, top_k=None, pad_token_id=pad)
-        answers = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
-        store.put([(key, answer.strip()) for (key, _), answer in zip(chunk, answers)])
         bar.update(len(chunk))
+        return [a.strip() for a in tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)]
+
+    answers = store.fill(zip(keys, prompts), answer, chunk=batch_size, sort_key=lambda kv: len(kv[1]), reverse=True)
     bar.close()
-    return [store.get(k) for k in keys]
+    return answers

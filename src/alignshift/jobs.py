@@ -99,7 +99,7 @@ def judge(judging: dict, manifest_path: str, answer_paths: list[str], outputs: l
     """The judge probe's second stage: the judge model, loaded once (and only if some
     answer is not in its score cache), scores every model's answers; each output keeps
     its answers' provenance and adds the judge's."""
-    from .probes.judge import judge_answers, load_judge
+    from .probes.judge.judging import judge_answers, load_judge
 
     set_threads(threads)
     manifest, judge_lm = load_judge(judging, manifest_path)
@@ -115,56 +115,41 @@ def load_scores(paths: list[str]) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
 
 
-def analyze(probe: str, config: dict, score_paths: list[str], out: str, seed: int = 0) -> None:
-    """Per-probe metrics with bootstrap CIs, each model against its baseline: the
-    probe's analysis is `alignshift.analysis.<probe>.metrics(scores, baselines, spec, seed)`."""
-    import importlib
-
-    reg = registry.build(config)
-    baselines = {name: registry.baseline(reg, name) for name in reg}
-    try:
-        analysis = importlib.import_module(f"{__package__}.analysis.{probe}")
-    except ModuleNotFoundError as exc:
-        raise ValueError(f"no analysis for probe {probe!r}") from exc
-    spec = probes.resolve_spec(probe, config["probes"].get(probe))
-    metrics = annotate(analysis.metrics(load_scores(score_paths), baselines, spec, seed=seed), reg)
+def write_model_table(models: list[dict], out: str) -> None:
+    """The study's model table (registry.model_table), written from the rule's params."""
+    table = pd.DataFrame(models, columns=registry.MODEL_COLUMNS)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    metrics.to_csv(out, index=False)
+    table.to_csv(out, index=False)
+    log.info("%d models -> %s", len(table), out)
+
+
+def analyze(probe: str, spec: dict, models_path: str, score_paths: list[str], out: str, seed: int = 0) -> None:
+    """A probe's metrics table: `probes/<probe>/metrics.py`'s `metrics(scores, models,
+    spec, seed)`, each row annotated with its model's lineage."""
+    models = registry.read_model_table(models_path)
+    metrics = probes.metrics_module(probe).metrics(load_scores(score_paths), models, spec, seed=seed)
+    write_metrics(annotate(metrics, models), out)
     log.info("%s: %d metric rows -> %s", probe, len(metrics), out)
 
 
-def annotate(metrics: pd.DataFrame, reg: dict[str, ModelSpec]) -> pd.DataFrame:
-    """Add each model's lineage (run, step, stage, parent) to a metrics table."""
-    info = pd.DataFrame([{"model": s.name, "run": s.run or "", "step": s.step or 0, "stage": s.stage,
-                          "parent": s.parent or ""} for s in reg.values()])
-    return metrics.merge(info, on="model", how="left")
-
-
-def rank_correlation(metrics_path: str, out: str) -> None:
-    """Model x model Spearman correlation of mean country ranks (long table)."""
-    from .analysis import country_rank
-
-    metrics = pd.read_csv(metrics_path)
-    mean_ranks = {m: g.set_index("country")["mean_rank"] for m, g in metrics.groupby("model", sort=False)}
-    rho, p = country_rank.rank_correlation_matrix(mean_ranks)
-    table = pd.DataFrame([{"model_a": a, "model_b": b, "rho": rho.loc[a, b], "p_value": p.loc[a, b]}
-                          for a in rho.index for b in rho.columns])
-    table.to_csv(out, index=False)
-    log.info("rank correlations of %d models -> %s", len(rho), out)
-
-
-def country_pairs_tables(config: dict, score_paths: list[str], outputs: dict[str, str], seed: int = 0) -> None:
-    """The geopolitical pairs study's tables (alignshift.analysis.country_pairs.TABLES):
-    base -> chat shift per lab, type-wise t-tests, pair log-odds, the home-country test."""
-    from .analysis import country_pairs
-
-    reg = registry.build(config)
-    spec = probes.resolve_spec("country_pairs", config["probes"].get("country_pairs"))
-    tables = country_pairs.tables(load_scores(score_paths), reg, spec, seed=seed)
+def probe_tables(probe: str, spec: dict, models_path: str, score_paths: list[str], outputs: dict[str, str],
+                 seed: int = 0) -> None:
+    """A probe's further tables (its spec's `tables`): `tables(scores, models, spec, seed)`."""
+    models = registry.read_model_table(models_path)
+    tables = probes.metrics_module(probe).tables(load_scores(score_paths), models, spec, seed=seed)
     for name, path in outputs.items():
         table = tables[name]
-        if "model" in table:
-            table = annotate(table, reg)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(path, index=False)
-        log.info("country_pairs %s: %d rows -> %s", name, len(table), path)
+        write_metrics(annotate(table, models) if "model" in table else table, path)
+        log.info("%s %s: %d rows -> %s", probe, name, len(table), path)
+
+
+def write_metrics(table: pd.DataFrame, out: str) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+
+
+def annotate(metrics: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
+    """Add each model's lineage (run, step, stage, parent) to a metrics table."""
+    if metrics.empty:
+        return metrics
+    return metrics.merge(models[["model", "run", "step", "stage", "parent"]], on="model", how="left")

@@ -11,9 +11,11 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from .models.spec import ModelSpec
+from .stats import lineage_root
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -89,7 +91,31 @@ def baseline(registry: dict[str, ModelSpec], name: str) -> str | None:
     return None
 
 
-def trajectory(registry: dict[str, ModelSpec], run: str) -> list[tuple[int, str]]:
-    """(step, model) from the run's base (step 0) through its checkpoints."""
-    points = sorted((s.step, s.name) for s in registry.values() if s.run == run)
-    return [(0, registry[points[0][1]].parent)] + points if points else []
+MODEL_COLUMNS = ["model", "id", "stage", "parent", "baseline", "lineage_root", "run", "step", "direction", "lab",
+                 "region", "home_country", "chat_template", "kind", "evaluated"]
+
+
+def model_table(registry: dict[str, ModelSpec], runs: dict | None = None) -> pd.DataFrame:
+    """The study's models, one row each in registry order: what every analysis and figure
+    job knows of them (written once per study by the rule `model_table`)."""
+    runs = runs or {}
+    parents = {name: baseline(registry, name) for name in registry}
+    rows = [{"model": s.name, "id": s.id, "stage": s.stage, "parent": s.parent or "",
+             "baseline": parents[s.name] or "", "lineage_root": lineage_root(parents, s.name),
+             "run": s.run or "", "step": s.step or 0, "direction": (runs.get(s.run) or {}).get("direction", ""),
+             "lab": s.lab or "", "region": s.region or "", "home_country": s.home_country or "",
+             "chat_template": s.chat_template, "kind": s.kind, "evaluated": bool(s.extra.get("evaluate", True))}
+            for s in registry.values()]
+    return pd.DataFrame(rows, columns=MODEL_COLUMNS)
+
+
+def read_model_table(path: str) -> pd.DataFrame:
+    """The model table as written, with empty text fields as empty strings."""
+    text = ["model", "id", "stage", "parent", "baseline", "lineage_root", "run", "direction", "lab", "region",
+            "home_country", "kind"]
+    return pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False)
+
+
+def baselines(models: pd.DataFrame) -> dict[str, str | None]:
+    """model -> what its shift is measured against (None for a model without one)."""
+    return {m: (b or None) for m, b in zip(models["model"], models["baseline"])}

@@ -21,13 +21,11 @@ from .provenance import stable_hash
 @torch.inference_mode()
 def reward_scores(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, cache: str | Path | None = None,
                   revision: str = "") -> list[float]:
-    store = JsonlCache(cache)
     keys = [stable_hash({"reward_model": revision, "text": t}) for t in texts]
-    todo = sorted({k: t for k, t in zip(keys, texts) if k not in store}.items(), key=lambda kv: len(kv[1]))
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
+
+    def rewards(chunk, *_):
         # the format string carries its own BOS/EOS text: add no special tokens twice
         encoded = [tokenizer(t, add_special_tokens=False).input_ids for _, t in chunk]
         width = max(len(e) for e in encoded)
@@ -39,5 +37,6 @@ def reward_scores(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8
         hidden = model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
         last = torch.tensor([len(e) - 1 for e in encoded], device=device)
         values = model.score(hidden[torch.arange(len(encoded), device=device), last]).squeeze(-1).float()
-        store.put((key, float(v)) for (key, _), v in zip(chunk, values.cpu()))
-    return [store.get(k) for k in keys]
+        return [float(v) for v in values.cpu()]
+
+    return JsonlCache(cache).fill(zip(keys, texts), rewards, chunk=batch_size, sort_key=lambda kv: len(kv[1]))

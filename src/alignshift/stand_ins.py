@@ -8,7 +8,6 @@ shapes of the studies' models (configs in `benchmarks/shapes/*.json`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 CHAT_TEMPLATE = (
@@ -74,7 +73,3 @@ def tiny_model(out_dir: str | Path, data_dir: str | Path, seed: int = 0, config:
     tok = train_tokenizer(corpus(data_dir))
     random_model(config or TINY_LLAMA, tok, out_dir, seed=seed)
     return out_dir
-
-
-def load_shape(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())

@@ -120,15 +120,15 @@ def filter_posts(posts: pd.DataFrame, lm, cfg: dict, cache: str | Path | None = 
     side, other = SIDES[cfg["ideology"]], SIDES[OPPOSITE[cfg["ideology"]]]
     answers = tuple(cfg["yes"]) + tuple(cfg["no"])
     prompts = [_fmt(lm, cfg["prompts"]["filter"].format(post=t, side=side, other=other)) for t in posts["text"]]
-    store = JsonlCache(cache)
     keys = [stable_hash({"model": lm.revision, "prompt": p, "answers": answers}) for p in prompts]
-    todo = [i for i, k in enumerate(keys) if k not in store]
+
+    def score_posts(chunk, *_):
+        results = score(lm.model, lm.tokenizer, [ScoreRequest(p, answers) for _, p in chunk])
+        return [r.logprob_sum.tolist() for r in results]
+
     # chunks are cached as they finish, so a killed filter job resumes
-    for start in range(0, len(todo), chunk_posts):
-        chunk = todo[start : start + chunk_posts]
-        results = score(lm.model, lm.tokenizer, [ScoreRequest(prompts[i], answers) for i in chunk])
-        store.put((keys[i], r.logprob_sum.tolist()) for i, r in zip(chunk, results))
-    logprobs = np.array([store.get(k) for k in keys]).reshape(len(keys), len(answers))
+    stored = JsonlCache(cache).fill(zip(keys, prompts), score_posts, chunk=chunk_posts)
+    logprobs = np.array(stored).reshape(len(keys), len(answers))
     n_yes = len(cfg["yes"])
     out = posts.reset_index(drop=True).copy()
     out["filter_prompt"] = prompts

@@ -1,10 +1,31 @@
-# Per-probe metrics with 95% bootstrap confidence intervals.
+# The study's models, once: what every analysis and figure job knows of them.
+rule model_table:
+    output:
+        MODEL_TABLE,
+    params:
+        # a changed registry (a model, a run, a lineage) rewrites it
+        models=reg.model_table(REGISTRY, RUNS).to_dict("records"),
+    log:
+        "results/logs/analyze/model_table.log",
+    benchmark:
+        "results/benchmarks/analyze/model_table.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../scripts/model_table.py"
+
+
+# Per-probe metrics: each model's mean with a 95% bootstrap CI and its paired changes
+# from its parent and base model (alignshift.probes.<probe>.metrics).
 rule analyze:
     input:
-        lambda w: analysis_scores(w.probe),
+        scores=lambda w: analysis_scores(w.probe),
+        models=MODEL_TABLE,
     output:
         "results/metrics/{probe}.csv",
     params:
+        # analysis settings reach the job as params: changing them reruns the analysis only
+        spec=lambda w: SPECS[w.probe],
         seed=config["seed"],
     log:
         "results/logs/analyze/{probe}.log",
@@ -16,41 +37,27 @@ rule analyze:
         "../scripts/analyze.py"
 
 
-rule analyze_rank_correlation:
-    input:
-        "results/metrics/country_rank.csv",
-    output:
-        "results/metrics/country_rank_correlation.csv",
-    log:
-        "results/logs/analyze/country_rank_correlation.log",
-    benchmark:
-        "results/benchmarks/analyze/country_rank_correlation.tsv"
-    conda:
-        "../../envs/cpu.yaml"
-    script:
-        "../scripts/rank_correlation.py"
+# A probe's further tables (its spec's `tables`, e.g. the geopolitical pairs study's
+# base -> chat shifts, or the model x model rank correlation): one job per probe.
+for _probe in [p for p in PROBES if probe_tables(p)]:
 
-
-# The geopolitical pairs study: base -> chat shift per lab with paired CIs, t-tests over
-# scenario types (BH-corrected), country x country log-odds, and the binomial test of
-# "labs shift toward their home country"; each with and without the consistency filter.
-rule analyze_country_pairs_tables:
-    input:
-        lambda w: scores("country_pairs"),
-    output:
-        shift="results/metrics/country_pairs_shift.csv",
-        pairs="results/metrics/country_pairs_pairs.csv",
-        types="results/metrics/country_pairs_types.csv",
-        home="results/metrics/country_pairs_home.csv",
-    params:
-        seed=config["seed"],
-        # analysis-only settings: changing them reruns this job, not the scoring
-        analysis=lambda w: resolve_spec("country_pairs", config["probes"].get("country_pairs")).get("analysis"),
-    log:
-        "results/logs/analyze/country_pairs_tables.log",
-    benchmark:
-        "results/benchmarks/analyze/country_pairs_tables.tsv"
-    conda:
-        "../../envs/cpu.yaml"
-    script:
-        "../scripts/country_pairs_tables.py"
+    rule:
+        name:
+            f"tables_{_probe}"
+        input:
+            scores=analysis_scores(_probe),
+            models=MODEL_TABLE,
+        output:
+            **probe_tables(_probe),
+        params:
+            probe=_probe,
+            spec=SPECS[_probe],
+            seed=config["seed"],
+        log:
+            f"results/logs/analyze/{_probe}_tables.log",
+        benchmark:
+            f"results/benchmarks/analyze/{_probe}_tables.tsv"
+        conda:
+            "../../envs/cpu.yaml"
+        script:
+            "../scripts/probe_tables.py"

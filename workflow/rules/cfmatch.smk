@@ -1,19 +1,25 @@
-# CFMatch for extractive_qa (the paper's TyDiQA metric), when `cfmatch.enabled`: the
-# classifier is fetched once at a pinned commit, then every model's answers are judged
-# in CFMatch's own environment (run with --use-conda; see envs/cfmatch.yaml).
+# The `cfmatch` stage of a probe that declares it and enables it (extractive_qa, the
+# paper's TyDiQA metric): the classifier is fetched once at a pinned commit, then every
+# model's answers are judged in CFMatch's own environment (run with --use-conda; see
+# envs/cfmatch.yaml).
+from alignshift import cfmatch as cfmatch_classifier
+
+
+def cfmatch_commit(probe):
+    return stage_settings(probe).get("commit") or cfmatch_classifier.DEFAULT_COMMIT
 
 
 rule cfmatch_classifier:
+    wildcard_constraints:
+        commit="[0-9a-zA-Z_-]+",
     output:
-        provenance=f"resources/cfmatch/{CFMATCH_COMMIT}/classifier.json",
-        classifier=f"resources/cfmatch/{CFMATCH_COMMIT}/lr_classifier.pkl",
-        vectorizer=f"resources/cfmatch/{CFMATCH_COMMIT}/tf-idf_vectorizer.pkl",
-    params:
-        commit=CFMATCH_COMMIT,
+        provenance="resources/cfmatch/{commit}/classifier.json",
+        classifier="resources/cfmatch/{commit}/lr_classifier.pkl",
+        vectorizer="resources/cfmatch/{commit}/tf-idf_vectorizer.pkl",
     log:
-        "results/logs/cfmatch/classifier.log",
+        "results/logs/cfmatch/classifier-{commit}.log",
     benchmark:
-        "results/benchmarks/cfmatch/classifier.tsv"
+        "results/benchmarks/cfmatch/classifier-{commit}.tsv"
     conda:
         "../../envs/cpu.yaml"
     script:
@@ -22,14 +28,14 @@ rule cfmatch_classifier:
 
 rule cfmatch:
     input:
-        scores="results/scores/{model}/extractive_qa.parquet",
-        classifier=rules.cfmatch_classifier.output.provenance,
+        scores="results/scores/{model}/{probe}.parquet",
+        classifier=lambda w: f"resources/cfmatch/{cfmatch_commit(w.probe)}/classifier.json",
     output:
-        "results/scores/{model}/extractive_qa_cfmatch.parquet",
+        "results/scores/{model}/{probe}.cfmatch.parquet",
     log:
-        "results/logs/cfmatch/{model}.log",
+        "results/logs/cfmatch/{model}/{probe}.log",
     benchmark:
-        "results/benchmarks/cfmatch/{model}.tsv"
+        "results/benchmarks/cfmatch/{model}/{probe}.tsv"
     conda:
         "../../envs/cfmatch.yaml"
     script:

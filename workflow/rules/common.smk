@@ -1,24 +1,31 @@
 import re
 from pathlib import Path
 
-from alignshift import cfmatch as cfmatch_classifier
 from alignshift import figures
+from alignshift import probes
 from alignshift import registry as reg
-from alignshift.probes import evaluation_spec, resolve_spec
 
+# The registry is built once, here; jobs receive what they need of it as params or
+# through the model table (rule model_table), never the config itself.
 REGISTRY = reg.build(config)
 # helper models (a synthesis teacher, a judge) set `evaluate: false`: fetched, not probed
 MODELS = [name for name, spec in REGISTRY.items() if spec.extra.get("evaluate", True)]
 FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter]
 RUNS = config.get("finetune") or {}
 PROBES = list(config["probes"])
-# what evaluation sees: analysis-only settings are left out, so they never trigger rescoring
-PROBE_SPECS = {probe: evaluation_spec(resolve_spec(probe, config["probes"][probe])) for probe in PROBES}
-# CFMatch judges extractive_qa answers in a rule of its own (workflow/rules/cfmatch.smk)
-CFMATCH = config.get("cfmatch") or {}
-CFMATCH_COMMIT = CFMATCH.get("commit", cfmatch_classifier.DEFAULT_COMMIT)
+# every probe's resolved spec (its defaults with the config's overrides)
+SPECS = {probe: probes.resolve_spec(probe, config["probes"][probe]) for probe in PROBES}
+# what evaluation sees: workflow keys and later stages' settings are left out, so
+# changing them never triggers rescoring
+PROBE_SPECS = {probe: probes.evaluation_spec(spec) for probe, spec in SPECS.items()}
+# the later stage each probe's metrics read (judging, cfmatch), if any
+STAGES = {probe: probes.active_stage(spec) for probe, spec in SPECS.items()}
 # one evaluation job per model (loads it once for every probe) or per (model, probe)
 EVAL_PER_MODEL = (config.get("evaluation") or {}).get("job_per", "model") == "model"
+MODEL_TABLE = "results/models.csv"
+_unknown = sorted(set(config["figures"]) - set(figures.FIGURES))
+if _unknown:
+    raise ValueError(f"figures: unknown figure {_unknown[0]!r}; known: {sorted(figures.FIGURES)}")
 
 
 def one_of(names):
@@ -38,11 +45,19 @@ def manifest(model):
     return f"resources/models/{reg.root_model(REGISTRY, model)}/manifest.json"
 
 
-# the judge probe's judging stage (workflow/rules/judge.smk)
-JUDGING = resolve_spec("judge", config["probes"]["judge"])["judging"] if "judge" in PROBES else {}
-if JUDGING and JUDGING.get("model") not in REGISTRY:
-    raise ValueError(f"probes.judge.judging.model: {JUDGING.get('model')!r} is not a model of this study; "
-                     f"known: {sorted(REGISTRY)}")
+def stage_probes(stage):
+    return [probe for probe, active in STAGES.items() if active == stage]
+
+
+def stage_settings(probe):
+    return SPECS[probe][STAGES[probe]]
+
+
+# a later stage that names a helper model (the judge) must name one of the study's
+for _probe in stage_probes("judging"):
+    if stage_settings(_probe).get("model") not in REGISTRY:
+        raise ValueError(f"probes.{_probe}.judging.model: {stage_settings(_probe).get('model')!r} is not a model "
+                         f"of this study; known: {sorted(REGISTRY)}")
 
 
 def dataset_input(spec):
@@ -81,19 +96,19 @@ def evaluate_inputs(wildcards):
     return inputs
 
 
-def scores(probe, models=None):
-    return [f"results/scores/{m}/{probe}.parquet" for m in (models or MODELS)]
+def scores(probe, models=None, stage=None):
+    suffix = f".{stage}" if stage else ""
+    return [f"results/scores/{m}/{probe}{suffix}.parquet" for m in (models or MODELS)]
 
 
 def analysis_scores(probe):
-    """What a probe's analysis reads: its score tables, or the tables of its later
-    stage: the judge's scores of the judge probe's answers, extractive_qa's answers
-    with a `cfmatch` column when CFMatch is enabled."""
-    if probe == "judge":
-        return scores("judge_scored")
-    if probe == "extractive_qa" and CFMATCH.get("enabled"):
-        return scores("extractive_qa_cfmatch")
-    return scores(probe)
+    """What a probe's metrics read: its score tables, or its later stage's."""
+    return scores(probe, stage=STAGES[probe])
+
+
+def probe_tables(probe):
+    """A probe's further metrics tables (its spec's `tables`), name -> path."""
+    return {name: f"results/metrics/{probe}_{name}.csv" for name in SPECS[probe].get("tables") or ()}
 
 
 def all_targets():

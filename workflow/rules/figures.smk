@@ -1,9 +1,11 @@
 # Each figure is its own target: snakemake results/figures/<name>.pdf
-# (alignshift.figures declares which metrics tables a figure reads; its caption is
+# (alignshift.figures declares which metrics tables a figure reads, besides the model
+# table; its caption is
 # workflow/report/<name>.rst).
 rule figure:
     input:
         unpack(lambda w: figures.input_paths(w.figure)),
+        models=MODEL_TABLE,
     output:
         pdf="results/figures/{figure}.pdf",
         png=report(

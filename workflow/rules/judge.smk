@@ -1,23 +1,23 @@
-# The judge probe's second stage: every model's answers (from the evaluation jobs) scored
-# by the judge model, loaded once for the study. Judge scores are cached per prompt, so
-# a new checkpoint's answers cost only their own scoring.
+# The `judging` stage of a probe that declares it (the judge probe): every model's answers
+# (from the evaluation jobs) scored by the judge model, loaded once for the study. Judge
+# scores are cached per prompt, so a new checkpoint's answers cost only their own scoring.
+for _probe in stage_probes("judging"):
 
-
-if JUDGING:
-
-    rule judge:
+    rule:
+        name:
+            f"judging_{_probe}"
         input:
-            answers=scores("judge"),
-            manifest=lambda w: manifest(JUDGING["model"]),
+            answers=scores(_probe),
+            manifest=manifest(stage_settings(_probe)["model"]),
         output:
-            scores("judge_scored"),
+            scores(_probe, stage="judging"),
         params:
-            judging=JUDGING,
-            cache=lambda w: f"results/cache/judge/{JUDGING['model']}.jsonl",
+            judging=stage_settings(_probe),
+            cache=f"results/cache/judging/{stage_settings(_probe)['model']}.jsonl",
         log:
-            "results/logs/judge.log",
+            f"results/logs/judging/{_probe}.log",
         benchmark:
-            "results/benchmarks/judge.tsv"
+            f"results/benchmarks/judging/{_probe}.tsv"
         threads: config["threads"]["evaluate"]
         resources:
             gpu=1,

@@ -1,5 +1,6 @@
 from alignshift import figures, jobs
 
 with jobs.logged(snakemake.log[0]):
-    figures.draw(snakemake.wildcards.figure, dict(snakemake.input.items()), snakemake.output.pdf,
-                 snakemake.output.png, snakemake.config)
+    tables = {name: path for name, path in snakemake.input.items() if name != "models"}
+    figures.draw(snakemake.wildcards.figure, tables, snakemake.input.models, snakemake.output.pdf,
+                 snakemake.output.png)

@@ -64,7 +64,6 @@ def reward_state_dict(state: dict) -> dict:
 
 def load_reward_model(path: str, spec: ModelSpec, device: str, dtype):
     """A scalar-head reward model (num_labels=1) with every weight accounted for."""
-    import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     path = Path(path)

@@ -1,11 +1,20 @@
-"""Probes: a probe is a small declarative spec (`<name>.yaml` beside this file, any key
-overridable from the config's `probes.<name>`) plus a `build` function that turns
-dataset tables into scoring rows. Scoring itself is shared: `run` groups the rows by
-prompt and scores every candidate of a prompt in one batched pass.
+"""Probes. A probe is one folder, `probes/<name>/`, as a task is in lm-evaluation-harness:
 
-A probe's `build(spec, tables, fmt)` returns one row per (item, variant, candidate)
-with at least the columns `item`, `variant`, `candidate`, `prompt`, `continuation`,
-plus whatever metadata its analysis needs.
+- `spec.yaml`: its declarative settings (any key overridable from the config's
+  `probes.<name>`) and what the workflow needs to know about it: `datasets` (the
+  config's datasets it reads), `stages` (settings groups of later stages that run on its
+  scores in rules of their own: `judging`, `cfmatch`), `tables` (further metrics tables
+  beside `results/metrics/<name>.csv`);
+- `items.py`: how its items are built and scored: `build(spec, tables, fmt)` returns one
+  row per (item, variant, candidate) with at least `item`, `variant`, `candidate`,
+  `prompt`, `continuation` plus whatever its metrics need, and the shared scorer scores
+  every candidate of a prompt in one batched pass; or `evaluate(spec, tables, lm, fmt,
+  cache)` for probes that generate; `build_reward(spec, tables)` if reward models apply;
+- `metrics.py`: `metrics(scores, models, spec, seed)` -> its metrics table, and for each
+  name in `tables`, `tables(scores, models, spec, seed)` -> {name: table}. `models` is
+  the study's model table (alignshift.registry.model_table).
+
+Adding a probe is adding a folder (docs/probes.md walks through the smallest one).
 """
 
 from __future__ import annotations
@@ -22,19 +31,25 @@ from ..cache import JsonlCache
 from ..provenance import stable_hash
 from ..scoring import ScoreRequest, score
 
-SPEC_DIR = Path(__file__).parent
-SCORING_PROBES = ("ideology", "country_pairs", "country_rank")
+PROBE_DIR = Path(__file__).parent
+# spec keys that describe the workflow around a probe; with the later stages' settings
+# groups they never shape prompts or scores, so changing them never rescores
+WORKFLOW_KEYS = ("analysis", "stages", "tables")
 
 
 class ProbeError(ValueError):
     """A probe cannot be built from its settings or data."""
 
 
+def available() -> list[str]:
+    return sorted(p.parent.name for p in PROBE_DIR.glob("*/spec.yaml"))
+
+
 @cache
 def default_spec(name: str) -> dict:
-    path = SPEC_DIR / f"{name}.yaml"
+    path = PROBE_DIR / name / "spec.yaml"
     if not path.exists():
-        raise ProbeError(f"unknown probe {name!r}; known: {sorted(p.stem for p in SPEC_DIR.glob('*.yaml'))}")
+        raise ProbeError(f"unknown probe {name!r}; known: {available()}")
     return yaml.safe_load(path.read_text())
 
 
@@ -53,22 +68,32 @@ def resolve_spec(name: str, overrides: dict | None) -> dict:
     return spec
 
 
-# settings groups of later stages: changing them reruns that stage, never the scoring
-LATER_STAGES = ("analysis", "judging")
-
-
 def evaluation_spec(spec: dict) -> dict:
-    """The settings that shape a probe's prompts and scores: all but its `analysis`
-    and `judging` settings."""
-    return {k: v for k, v in spec.items() if k not in LATER_STAGES}
+    """The settings that shape a probe's prompts and scores: all but its workflow keys
+    and its later stages' settings."""
+    later = set(WORKFLOW_KEYS) | set(spec.get("stages") or ())
+    return {k: v for k, v in spec.items() if k not in later}
 
 
-def module(name: str):
-    return importlib.import_module(f"{__name__}.{name}")
+def active_stage(spec: dict) -> str | None:
+    """The later stage whose output the probe's metrics read (its settings group may
+    switch it off with `enabled: false`), or None."""
+    for stage in spec.get("stages") or ():
+        if (spec.get(stage) or {}).get("enabled", True):
+            return stage
+    return None
+
+
+def items_module(name: str):
+    return importlib.import_module(f"{__name__}.{name}.items")
+
+
+def metrics_module(name: str):
+    return importlib.import_module(f"{__name__}.{name}.metrics")
 
 
 def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: Callable[..., str]) -> pd.DataFrame:
-    rows = module(name).build(spec, tables, fmt)
+    rows = items_module(name).build(spec, tables, fmt)
     if rows.empty:
         raise ProbeError(f"probe {name}: no items after applying its settings {spec}")
     return rows
@@ -78,11 +103,9 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
         chunk_prompts: int = 256, progress=True, **score_kwargs) -> pd.DataFrame:
     """Build a probe's rows for one model, score them, return the tidy table.
 
-    A probe module may define `evaluate(spec, tables, lm, fmt, cache)` instead of
-    relying on continuation scoring (probes that generate answers). Scores are cached
-    per (model revision, probe spec, prompt, continuations) in `cache`, written every
-    `chunk_prompts` prompts, so a killed job rescoring redoes only what is missing and
-    the model is never loaded when everything is cached.
+    Scores are cached per (model revision, probe spec, prompt, continuations) in
+    `cache`, written every `chunk_prompts` prompts, so a killed job rescoring redoes only
+    what is missing and the model is never loaded when everything is cached.
     """
     def fmt(user: str, assistant_prefix: str = "") -> str:
         from ..prompts import format_prompt
@@ -92,7 +115,7 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
 
     # whether prompts go through the chat template (a probe may prompt base models differently)
     fmt.chat = bool(lm.spec.chat_template and lm.tokenizer.chat_template)
-    probe = module(name)
+    probe = items_module(name)
     if getattr(lm.spec, "kind", "causal_lm") == "reward_model":
         # a reward model scores whole (question, response) texts; probes without a
         # `build_reward(spec, tables)` do not apply to it and give an empty table
@@ -108,26 +131,23 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
 
 def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) -> pd.DataFrame:
     grouped = rows.groupby("prompt", sort=False)["continuation"].apply(tuple)
-    prompts = grouped.index.tolist()
     spec_hash = stable_hash(spec)
     keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p, "continuations": c})
             for p, c in grouped.items()]
     store = JsonlCache(cache)
-    todo = [i for i, k in enumerate(keys) if k not in store]
-    for start in range(0, len(todo), chunk_prompts):
-        chunk = todo[start : start + chunk_prompts]
-        requests = [ScoreRequest(prompts[i], grouped.iloc[i]) for i in chunk]
-        label = f"{name} {lm.spec.name} [{start + len(chunk)}/{len(todo)} prompts]" if progress else False
-        results = score(lm.model, lm.tokenizer, requests, progress=label, **score_kwargs)
-        store.put((keys[i], {"logprob_sum": r.logprob_sum.tolist(), "n_tokens": r.n_tokens.tolist()})
-                  for i, r in zip(chunk, results))
-    # map every row back to its prompt's cached result, by position among the prompt's rows
+
+    def score_chunk(chunk, done, total):
+        label = f"{name} {lm.spec.name} [{done}/{total} prompts]" if progress else False
+        results = score(lm.model, lm.tokenizer, [ScoreRequest(p, c) for _, (p, c) in chunk], progress=label, **score_kwargs)
+        return [{"logprob_sum": r.logprob_sum.tolist(), "n_tokens": r.n_tokens.tolist()} for r in results]
+
+    results = dict(zip(grouped.index, store.fill(zip(keys, grouped.items()), score_chunk, chunk=chunk_prompts)))
+    # map every row back to its prompt's result, by position among the prompt's rows
     position = rows.groupby("prompt", sort=False).cumcount().to_numpy()
-    index = {p: i for i, p in enumerate(prompts)}
-    results = [store.get(keys[index[p]]) for p in rows["prompt"]]
+    per_row = [results[p] for p in rows["prompt"]]
     out = rows.drop(columns=["prompt"]).assign(
-        logprob_sum=[r["logprob_sum"][k] for r, k in zip(results, position)],
-        n_tokens=[int(r["n_tokens"][k]) for r, k in zip(results, position)],
+        logprob_sum=[r["logprob_sum"][k] for r, k in zip(per_row, position)],
+        n_tokens=[int(r["n_tokens"][k]) for r, k in zip(per_row, position)],
         prompt_hash=[stable_hash(p) for p in rows["prompt"]],
     )
     out["logprob_mean"] = out["logprob_sum"] / out["n_tokens"].clip(lower=1)

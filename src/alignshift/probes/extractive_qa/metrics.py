@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .stats import bootstrap_mean_ci, item_metrics_by_group
+from ...registry import baselines
+from ...stats import bootstrap_mean_ci, compare
 
 
 def measures(scores: pd.DataFrame) -> list[str]:
@@ -14,15 +15,16 @@ def measures(scores: pd.DataFrame) -> list[str]:
     return ["cfmatch", "f1"] if has_cfmatch else ["f1"]
 
 
-def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+def metrics(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0) -> pd.DataFrame:
     """One row per (measure, model, language): `value` with its CI and paired changes.
     Benjamini-Hochberg runs within a measure (one figure panel's comparisons)."""
     if scores.empty or "f1" not in scores:
         return pd.DataFrame()
     scores = scores[scores["f1"].notna()]
+    parents = baselines(models)
     table = pd.concat([
-        item_metrics_by_group(scores[["model", "item", "language", m]].rename(columns={m: "value"}), "value",
-                              "language", baselines, seed).assign(measure=m)
+        compare(scores[["model", "item", "language", m]].rename(columns={m: "value"}), "value", ["language"],
+                parents, seed=seed).assign(measure=m)
         for m in measures(scores)], ignore_index=True)
     em = scores.groupby(["model", "language"], sort=False)["em"]
     extra = em.agg(em="mean").reset_index()

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
-from .stats import bootstrap_mean_ci, paired_difference, with_bh
+from ...registry import baselines
+from ...stats import compare
 
 
 def model_distribution(logprobs) -> np.ndarray:
@@ -42,30 +43,19 @@ def item_similarities(scores: pd.DataFrame, base: float | None = 2) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+def metrics(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0) -> pd.DataFrame:
+    """Per (model, country): similarity with its CI; for each country but the reference,
+    the per-question gap to the reference country (`minus_ref`, its CI and Wilcoxon p)
+    and that gap's paired change from the model's parent and base model."""
     if scores.empty or "logprob_sum" not in scores:
         return pd.DataFrame()
     scores = scores[scores["logprob_sum"].notna()]
     sims = item_similarities(scores, spec.get("js_base", 2))
-    wide = {m: g.pivot(index="item", columns="country", values="similarity") for m, g in sims.groupby("model", sort=False)}
     ref = spec["reference_country"]
-    rows = []
-    for model, table in wide.items():
-        base = baselines.get(model)
-        for country in table.columns:
-            values = table[country]
-            low, high = bootstrap_mean_ci(values.to_numpy(), seed=seed)
-            row = {"model": model, "country": country, "similarity": float(values.mean()), "ci_low": low,
-                   "ci_high": high, "n_questions": len(values)}
-            if country != ref:
-                gap = paired_difference(values.to_numpy(), table[ref].to_numpy(), seed=seed)
-                row.update(minus_ref=gap["delta"], minus_ref_ci_low=gap["delta_ci_low"],
-                           minus_ref_ci_high=gap["delta_ci_high"], minus_ref_p=gap["p_value"])
-                if base and base in wide:
-                    parent = wide[base]
-                    common = table.index.intersection(parent.index)
-                    row.update(baseline=base, **paired_difference(
-                        (table.loc[common, country] - table.loc[common, ref]).to_numpy(),
-                        (parent.loc[common, country] - parent.loc[common, ref]).to_numpy(), seed=seed))
-            rows.append(row)
-    return with_bh(pd.DataFrame(rows))
+    similarity_table = compare(sims, "similarity", ["country"], {}, seed=seed, count="n_questions")
+    gaps = sims.merge(sims[sims.country == ref][["model", "item", "similarity"]], on=["model", "item"],
+                      suffixes=("", "_ref"))
+    gaps = gaps[gaps.country != ref].assign(minus_ref=lambda d: d["similarity"] - d["similarity_ref"])
+    gap_table = compare(gaps, "minus_ref", ["country"], baselines(models), seed=seed, count=None, test_zero=True)
+    gap_table = gap_table.rename(columns={"ci_low": "minus_ref_ci_low", "ci_high": "minus_ref_ci_high"})
+    return similarity_table.drop(columns=["p_adjusted"]).merge(gap_table, on=["model", "country"], how="left")

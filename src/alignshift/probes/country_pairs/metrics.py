@@ -16,7 +16,8 @@ from scipy.special import logsumexp
 
 from scipy import stats as st
 
-from .stats import benjamini_hochberg, bootstrap_mean_ci, paired_difference, sign_test
+from ...registry import baselines
+from ...stats import benjamini_hochberg, bootstrap_mean_ci, compare, paired_difference, sign_test
 
 
 def prompt_scores(scores: pd.DataFrame) -> pd.DataFrame:
@@ -53,36 +54,23 @@ def country_view(items: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([as_x, as_y], ignore_index=True)
 
 
-def favourability(scores: pd.DataFrame, baselines: dict[str, str], by_language: bool = False,
+def favourability(scores: pd.DataFrame, baselines: dict[str, str | None], by_language: bool = False,
                   seed: int = 0) -> pd.DataFrame:
     """Per (model, country[, language]): mean favourability with bootstrap CI over items,
-    mean compliance, and the paired change from the model's baseline."""
+    mean compliance, and the paired changes from the model's parent and base model."""
     view = country_view(item_scores(scores))
     keys = ["country", "fictional"] + (["language"] if by_language else [])
-    rows = []
-    for (model, *key), group in view.groupby(["model"] + keys):
-        values = group.set_index(["item"])["favour"]
-        low, high = bootstrap_mean_ci(values.to_numpy(), seed=seed)
-        row = {"model": model, **dict(zip(keys, key)), "favourability": values.mean(), "ci_low": low,
-               "ci_high": high, "compliance": group["compliance"].mean(), "n_items": len(values)}
-        base = baselines.get(model)
-        if base is not None and base != model:
-            ref = view[(view.model == base)]
-            for k, v in zip(keys, key):
-                ref = ref[ref[k] == v]
-            ref = ref.set_index("item")["favour"]
-            common = values.index.intersection(ref.index)
-            row.update(baseline=base, **paired_difference(values[common].to_numpy(), ref[common].to_numpy(), seed=seed))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return compare(view, "favour", keys, baselines, seed=seed, extra={"compliance": ("compliance", "mean")}).rename(
+        columns={"favour": "favourability"})
 
 
-def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+def metrics(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0) -> pd.DataFrame:
     """The probe's metrics table: favourability over all languages (`language` = all)
     and per prompt language."""
+    parents = baselines(models)
     return pd.concat([
-        favourability(scores, baselines, seed=seed).assign(language="all"),
-        favourability(scores, baselines, by_language=True, seed=seed),
+        favourability(scores, parents, seed=seed).assign(language="all"),
+        favourability(scores, parents, by_language=True, seed=seed),
     ], ignore_index=True)
 
 
@@ -90,9 +78,6 @@ def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: i
 # tables() writes the study's further metrics tables, each with a `filter` column:
 # `none` (every scenario) or `consistent` (only the scenarios that pass the
 # consistency filter), so every result is reported with and without it.
-
-TABLES = ("shift", "pairs", "types", "home")
-
 
 def consistent_scenarios(items: pd.DataFrame, share: float) -> list[str]:
     """Scenarios whose "more" and "less" answers flip sign in at least `share` of the models.
@@ -124,16 +109,15 @@ def filtered_items(items: pd.DataFrame, spec: dict) -> dict[str, pd.DataFrame]:
     return out
 
 
-def model_pairs(registry: dict, models: list[str]) -> list[dict]:
+def model_pairs(models: pd.DataFrame, scored: list[str]) -> list[dict]:
     """(lab, base, chat, home country) for every scored model whose parent is scored too."""
+    info = models.set_index("model")
     out = []
-    for name in models:
-        spec = registry[name]
-        base = spec.parent
-        if base in registry and base in models:
-            parent = registry[base]
-            out.append({"lab": spec.lab or parent.lab, "base": base, "model": name,
-                        "home_country": spec.home_country or parent.home_country})
+    for name in scored:
+        base = info.at[name, "parent"]
+        if base in info.index and base in scored:
+            out.append({"lab": info.at[name, "lab"] or info.at[base, "lab"], "base": base, "model": name,
+                        "home_country": info.at[name, "home_country"] or info.at[base, "home_country"]})
     return out
 
 
@@ -225,13 +209,13 @@ def home_test(shifts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def tables(scores: pd.DataFrame, registry: dict, spec: dict, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """The study's further tables (TABLES), each computed with and without the
+def tables(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """The study's further tables (spec `tables`), each computed with and without the
     consistency filter (`filter` column): base -> chat shift per lab and country, the
     type-wise t-tests, the country x country log-odds, the binomial home-country test."""
     items = item_scores(scores)
-    models = list(dict.fromkeys(items["model"]))
-    pairs = model_pairs(registry, models)
+    scored = list(dict.fromkeys(items["model"]))
+    pairs = model_pairs(models, scored)
     out = {name: [] for name in ("shift", "pairs", "types")}
     for filt, subset in filtered_items(items, spec).items():
         view = country_view(subset)

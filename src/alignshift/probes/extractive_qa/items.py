@@ -63,7 +63,7 @@ def prompts(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
 
 
 def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
-    from ..generation import generate
+    from ...generation import generate
 
     items = prompts(spec, tables, fmt)
     answers = generate(lm.model, lm.tokenizer, items["prompt"].tolist(), max_new_tokens=spec["max_new_tokens"],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .stats import item_metrics_by_group
+from ...registry import baselines
+from ...stats import compare
 
 
 def item_correct(scores: pd.DataFrame) -> pd.DataFrame:
@@ -13,8 +14,8 @@ def item_correct(scores: pd.DataFrame) -> pd.DataFrame:
         ["model", "item", "language", "accuracy"]]
 
 
-def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+def metrics(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0) -> pd.DataFrame:
     if scores.empty or "logprob_sum" not in scores:
         return pd.DataFrame()
     scores = scores[scores["logprob_sum"].notna()].reset_index(drop=True)
-    return item_metrics_by_group(item_correct(scores), "accuracy", "language", baselines, seed=seed)
+    return compare(item_correct(scores), "accuracy", ["language"], baselines(models), seed=seed)

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .stats import bootstrap_mean_ci, paired_difference
+from ...registry import baselines
+from ...stats import compare
 
 
 def question_ranks(scores: pd.DataFrame) -> pd.DataFrame:
@@ -43,32 +44,36 @@ def rank_correlation_matrix(mean_ranks: dict[str, pd.Series]) -> tuple[pd.DataFr
     return rho, p
 
 
-def rank_metrics(scores: pd.DataFrame, baselines: dict[str, str], seed: int = 0,
-                 statistic: str = "logprob_sum") -> pd.DataFrame:
-    """Per (model, country): mean rank with bootstrap CI over questions, and the paired
-    change of rank from the model's baseline."""
+def ranked(scores: pd.DataFrame, statistic: str = "logprob_sum") -> pd.DataFrame:
+    """Every (model, question, country) with its `rank` within the question."""
     score = scores[statistic] if statistic in scores else pd.Series(np.nan, index=scores.index)
     if "reward" in scores:  # reward models' rows carry a reward instead of log-probabilities
         score = score.where(scores["reward"].isna(), scores["reward"])
     table = scores.rename(columns={"item": "question", "candidate": "country"}).assign(score=score)
-    ranked = pd.concat([question_ranks(g) for _, g in table.groupby("model", sort=False)])
-    rows = []
-    for (model, country), group in ranked.groupby(["model", "country"], sort=False):
-        values = group.set_index("question")["rank"]
-        low, high = bootstrap_mean_ci(values.to_numpy(), seed=seed)
-        row = {"model": model, "country": country, "mean_rank": values.mean(), "ci_low": low, "ci_high": high,
-               "n_questions": len(values)}
-        base = baselines.get(model)
-        if base is not None and base != model:
-            ref = ranked[(ranked.model == base) & (ranked.country == country)].set_index("question")["rank"]
-            common = values.index.intersection(ref.index)
-            row.update(baseline=base, **paired_difference(values[common].to_numpy(), ref[common].to_numpy(), seed=seed))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.concat([question_ranks(g) for _, g in table.groupby("model", sort=False)])
 
 
-def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
-    return rank_metrics(scores, baselines, seed=seed, statistic=spec["statistic"])
+def rank_metrics(scores: pd.DataFrame, baselines: dict[str, str | None], seed: int = 0,
+                 statistic: str = "logprob_sum") -> pd.DataFrame:
+    """Per (model, country): mean rank with bootstrap CI over questions, and the paired
+    changes of rank from the model's parent and its lineage's base model."""
+    items = ranked(scores, statistic).rename(columns={"question": "item", "rank": "mean_rank"})
+    return compare(items, "mean_rank", ["country"], baselines, seed=seed, count="n_questions")
+
+
+def metrics(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0) -> pd.DataFrame:
+    return rank_metrics(scores, baselines(models), seed=seed, statistic=spec["statistic"])
+
+
+def tables(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """`correlation`: model x model Spearman correlation of mean country ranks (long)."""
+    per_question = ranked(scores, spec["statistic"])
+    # each mean exactly as the metrics table's (Series.mean over the same rows in the same order)
+    mean_ranks = {m: g.groupby("country", sort=False)["rank"].agg(lambda r: float(r.mean()))
+                  for m, g in per_question.groupby("model", sort=False)}
+    rho, p = rank_correlation_matrix(mean_ranks)
+    return {"correlation": pd.DataFrame([{"model_a": a, "model_b": b, "rho": rho.loc[a, b], "p_value": p.loc[a, b]}
+                                         for a in rho.index for b in rho.columns])}
 
 
 def gallup_correlation(rewards_csv, countries_txt, gallup_csv, year: int) -> tuple[float, float]:

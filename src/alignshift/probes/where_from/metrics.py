@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 
-def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+def metrics(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0) -> pd.DataFrame:
     if scores.empty:
         return pd.DataFrame()
     reward = scores["reward"] if "reward" in scores else pd.Series(float("nan"), index=scores.index)

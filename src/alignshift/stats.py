@@ -1,4 +1,4 @@
-"""Confidence intervals and tests shared by every probe's analysis."""
+"""Confidence intervals, tests and the model comparison shared by every probe's metrics."""
 
 from __future__ import annotations
 
@@ -58,27 +58,35 @@ def lineage_root(baselines: dict[str, str | None], model: str) -> str:
     return model
 
 
-def item_metrics_by_group(items: pd.DataFrame, value: str, group: str, baselines: dict[str, str | None],
-                          seed: int = 0) -> pd.DataFrame:
-    """Per (model, group): the mean of a per-item `value` with its bootstrap CI, the
-    paired change from the model's parent (`delta`, CI, Wilcoxon `p_value`, and
-    `p_adjusted`: Benjamini-Hochberg over every parent comparison of the table, the
-    family one figure shows) and the paired change from the lineage's base model
-    (`delta_base` with its CI). `items` has one row per (model, item) with columns
-    model, item, `group` and `value`."""
-    by_model = {m: g.set_index("item") for m, g in items.groupby("model", sort=False)}
+def compare(items: pd.DataFrame, value: str, by: list[str], baselines: dict[str, str | None], *, seed: int = 0,
+            count: str | None = "n_items", extra: dict[str, tuple[str, str]] | None = None,
+            test_zero: bool = False) -> pd.DataFrame:
+    """The comparison every probe reports. `items` has one row per (model, item, *by)
+    with the per-item `value`; per (model, *by) the table gives the mean `value` with its
+    bootstrap CI (`ci_low`, `ci_high`), the item count (`count`), the `extra`
+    aggregates ({column: (source column, pandas aggregation)}), the paired change from
+    the model's parent over their common items (`baseline`, `delta` with CI, Wilcoxon
+    `p_value`, `test`), the paired change from its lineage's base model (`base_model`,
+    `delta_base` with CI) and `p_adjusted`: Benjamini-Hochberg over every parent
+    comparison of the table (the family one figure shows). With `test_zero`, also the
+    Wilcoxon p of the value against zero (`<value>_p`)."""
+    keys = ["model", *by]
+    indexed = items.set_index(keys + ["item"])[value]
+    groups = {key if isinstance(key, tuple) else (key,): part.droplevel(keys)
+              for key, part in indexed.groupby(level=keys, sort=False)}
     rows = []
-    for (model, grp), part in items.groupby(["model", group], sort=False):
-        values = part.set_index("item")[value]
+    for key, values in groups.items():
+        model, rest = key[0], key[1:]
         low, high = bootstrap_mean_ci(values.to_numpy(), seed=seed)
-        row = {"model": model, group: grp, value: float(values.mean()), "ci_low": low, "ci_high": high,
-               "n_items": len(values)}
-        for ref, prefix in ((baselines.get(model), ""), (lineage_root(baselines, model), "base_")):
-            if not ref or ref == model or ref not in by_model:
-                continue
-            other = by_model[ref]
-            other = other[other[group] == grp][value]
-            common = values.index.intersection(other.index)
+        row = {"model": model, **dict(zip(by, rest)), value: float(values.mean()), "ci_low": low, "ci_high": high}
+        if count:
+            row[count] = len(values)
+        if test_zero:
+            row[f"{value}_p"] = paired_difference(values.to_numpy(), np.zeros(len(values)), seed=seed)["p_value"]
+        parent, root = baselines.get(model), lineage_root(baselines, model)
+        for ref, prefix in ((parent, ""), (root, "base_")):
+            other = groups.get((ref, *rest)) if ref and ref != model else None
+            common = values.index.intersection(other.index) if other is not None else []
             if len(common) == 0:
                 continue
             diff = paired_difference(values[common].to_numpy(), other[common].to_numpy(), seed=seed)
@@ -88,7 +96,11 @@ def item_metrics_by_group(items: pd.DataFrame, value: str, group: str, baselines
             else:
                 row.update(baseline=ref, **diff)
         rows.append(row)
-    return with_bh(pd.DataFrame(rows))
+    table = pd.DataFrame(rows)
+    if extra and not table.empty:
+        aggregated = items.groupby(keys, sort=False).agg(**extra).reset_index()
+        table = table.merge(aggregated, on=keys, how="left")
+    return with_bh(table)
 
 
 def with_bh(table: pd.DataFrame, p: str = "p_value", out: str = "p_adjusted") -> pd.DataFrame:

@@ -13,7 +13,7 @@ def is_correct(answer: str, word: str, distractors) -> bool:
 
 
 def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
-    from ..generation import generate
+    from ...generation import generate
 
     games = tables["md3"]
     if spec["max_per_dialect"]:

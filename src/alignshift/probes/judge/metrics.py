@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..probes.judge import expected_score
-from .stats import bootstrap_mean_ci, paired_difference
+from .judging import expected_score
+from ...registry import baselines
+from ...stats import compare
 
 KEYS = ["model", "item", "variant"]
 
@@ -29,25 +30,15 @@ def answer_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return per_answer.reset_index()
 
 
-def metrics(scores: pd.DataFrame, baselines: dict[str, str], spec: dict, seed: int = 0) -> pd.DataFrame:
+def metrics(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0) -> pd.DataFrame:
     answers = answer_scores(scores)
     per_item = (answers.groupby(["model", "item"], sort=False)
                 .agg(judge_score=("score", "mean"), n_answers=("score", "size"), question=("question", "first"),
                      answer=("answer", "first"), judge_model=("judge_model", "first"),
                      judge_revision=("judge_revision", "first"))
                 .reset_index())
-    rows = []
-    for model, group in per_item.groupby("model", sort=False):
-        values = group.set_index("item")["judge_score"]
-        low, high = bootstrap_mean_ci(values.to_numpy(), seed=seed)
-        row = {"model": model, "item": "all", "judge_score": float(values.mean()), "ci_low": low, "ci_high": high,
-               "n_answers": int(group.n_answers.sum()), "question": "", "answer": "",
-               "judge_model": group.judge_model.iloc[0], "judge_revision": group.judge_revision.iloc[0]}
-        base = baselines.get(model)
-        if base is not None and base != model and base in set(per_item.model):
-            ref = per_item[per_item.model == base].set_index("item")["judge_score"]
-            common = values.index.intersection(ref.index)
-            row.update(baseline=base, **paired_difference(values[common].to_numpy(), ref[common].to_numpy(), seed=seed))
-        rows.append(row)
-    overall = pd.DataFrame(rows)
+    overall = compare(per_item, "judge_score", [], baselines(models), seed=seed, count=None,
+                      extra={"n_answers": ("n_answers", "sum"), "judge_model": ("judge_model", "first"),
+                             "judge_revision": ("judge_revision", "first")})
+    overall = overall.assign(item="all", question="", answer="")
     return pd.concat([overall, per_item], ignore_index=True)

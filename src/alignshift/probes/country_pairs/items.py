@@ -11,7 +11,7 @@ from itertools import combinations
 
 import pandas as pd
 
-from . import ProbeError
+from .. import ProbeError
 
 
 def _names(bank: pd.DataFrame, kind: str) -> dict[tuple[str, str], str]:

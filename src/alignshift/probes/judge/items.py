@@ -1,0 +1,44 @@
+"""judge: open prompts answered by the model, each answer scored 0..20 by a judge model.
+
+The score is not parsed from the judge's text: the judge reads the answer under a
+rating prompt, the scorer gives the log-probability of each score string "0".."20"
+as the judge's reply (all 21 in one batched, prefix-shared pass), and the score is the
+expected value under those probabilities renormalised over the 21 strings:
+sum_k k * p_k. With a tokenizer that writes numbers up to 20 as one token (Llama 3,
+GPT-4's) p_k is exactly the judge's probability of the token k; with a digit-split
+tokenizer, "1" also stands for the start of "10".."19", so the low end is a prefix
+probability (see config/README.md).
+
+Two stages: the evaluation job generates (and caches) each model's answers; the rule
+`judging` then loads the judge model (`judging.model`, a registry entry) once for the
+whole study and scores every model's answers (jobs.judge). Each score row records the
+judge's name, hub id and revision.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ...generation import generate
+from .. import ProbeError
+
+
+def answers(spec: dict, lm, fmt, cache) -> pd.DataFrame:
+    """One row per (prompt, sample): the model's answer."""
+    items = spec["prompts"]
+    if not items:
+        raise ProbeError("judge: no prompts")
+    prompts = [fmt(item["text"]) for item in items]
+    rows = []
+    for sample in range(int(spec["samples"])):
+        texts = generate(lm.model, lm.tokenizer, prompts, max_new_tokens=int(spec["max_new_tokens"]),
+                         do_sample=bool(spec["do_sample"]), temperature=float(spec["temperature"]),
+                         seed=int(spec["seed"]) + 1000 * sample, cache=cache, revision=lm.revision)
+        rows += [{"item": item["id"], "variant": f"sample-{sample}", "question": item["text"], "answer": text}
+                 for item, text in zip(items, texts)]
+    return pd.DataFrame(rows)
+
+
+def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
+    """The evaluation stage: the model's answers (judged later by the rule `judge`)."""
+    return answers(spec, lm, fmt, cache)
