@@ -129,7 +129,7 @@ def test_changing_one_probe_reruns_only_its_jobs(per_probe_study):
     assert evaluated == ["wildcards: model=tiny, probe=country_rank"]
     # report_config: the report's copy of the resolved config; report_table: the changed
     # metrics tables as the report shows them (workflow/rules/report.smk)
-    assert {rule for rule, _ in jobs} == {"evaluate", "analyze", "analyze_rank_correlation", "figure", "all",
+    assert {rule for rule, _ in jobs} == {"evaluate", "analyze", "tables_country_rank", "figure", "all",
                                           "report_config", "report_table"}
     assert sorted(w for rule, w in jobs if rule == "report_table") == ["wildcards: table=country_rank",
                                                                        "wildcards: table=country_rank_correlation"]
