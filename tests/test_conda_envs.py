@@ -183,7 +183,7 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
 
     workdir = tmp_path / "study"
     workdir.mkdir()
-    commit = "0" * 40
+    commit = "dbfd4dc3c0927b948ba52b579572138eb34e70d1"  # no repeated run: a {commit} wildcard value
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg.update(
         models={"tiny": {"id": str(tiny_model_dir), "stage": "pt", "chat_template": True, "dtype": "float32"}},
