@@ -38,6 +38,13 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, env
     return subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
+def repo_files(datasets: dict) -> dict:
+    """The config's datasets with their shipped files (path, stances, wordings) given as
+    absolute paths, so a study runs in a directory of its own."""
+    return {name: {k: str(REPO / v) if k != "loader" and isinstance(v, str) and (REPO / v).is_file() else v
+                   for k, v in spec.items()} for name, spec in datasets.items()}
+
+
 def write_config(workdir: Path, config: dict) -> Path:
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

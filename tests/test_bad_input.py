@@ -4,6 +4,7 @@ import shutil
 
 import pandas as pd
 import pytest
+import yaml
 
 from alignshift import data, probes
 from alignshift.models.fetch import fetch
@@ -139,6 +140,50 @@ def test_fictional_control_can_be_a_subset_and_unknown_ids_are_named():
     assert country_pairs.pairs({**spec, "fictional": ["Veldoria", "Lunavar", "Kestrania"]}, bank) == [
         ("USA", "China", False), ("Veldoria", "Lunavar", True), ("Veldoria", "Kestrania", True),
         ("Lunavar", "Kestrania", True)]
-    assert len(country_pairs.pairs(spec, bank)) == 1 + 6  # true: all four fictional countries
+    assert len(country_pairs.pairs(spec, bank)) == 1 + 66  # true: all 12 fictional countries (the project's 4, the paper's 8)
     with pytest.raises(probes.ProbeError, match=r"probes\.country_pairs\.fictional: unknown \['Atlantis'\]"):
         country_pairs.pairs({**spec, "fictional": ["Veldoria", "Atlantis"]}, bank)
+
+
+def test_stance_statements_are_asked_in_every_wording_with_mirrored_answers(tmp_path):
+    from alignshift.data.shipped import load_stances, load_wordings, stance_pairs
+
+    stances = tmp_path / "s.csv"
+    stances.write_text("id,axis,statement,left,left_reason,right_reason\n"
+                       "s1,economic,Bus fares should be free.,Agree,Mobility is a right.,Someone has to pay.\n"
+                       "s2,social,Curfews are good.,Strongly disagree,,\n")
+    wordings = tmp_path / "w.yaml"
+    wordings.write_text(yaml.safe_dump({"options": ["Strongly disagree", "Disagree", "Agree", "Strongly agree"],
+                                        "wordings": [{"prompt": "Agree? {statement}", "answer": "reasoned"},
+                                                     {"prompt": "{statement} ({options})", "answer": "label"}]}))
+    rows = stance_pairs(load_stances(str(stances)), load_wordings(str(wordings)), seed=0).set_index("id")
+    assert list(rows.index) == ["s1-w0", "s1-w1", "s2-w0", "s2-w1"]
+    assert rows.loc["s1-w0", "prompt"] == "Agree? Bus fares should be free."
+    assert (rows.loc["s1-w0", "left"], rows.loc["s1-w0", "right"]) == ("Agree. Mobility is a right.", "Disagree. Someone has to pay.")
+    assert (rows.loc["s1-w1", "left"], rows.loc["s1-w1", "right"]) == ("Agree.", "Disagree.")
+    # no reason given: the label alone even in a reasoned wording; the right side mirrors the left
+    assert (rows.loc["s2-w0", "left"], rows.loc["s2-w0", "right"]) == ("Strongly disagree.", "Strongly agree.")
+    listed = rows.loc["s2-w1", "prompt"].split("(")[1].rstrip(")").split(", ")
+    assert listed in (["Strongly disagree", "Disagree", "Agree", "Strongly agree"],
+                      ["Strongly agree", "Agree", "Disagree", "Strongly disagree"])
+    wordings.write_text(yaml.safe_dump({"options": ["Yes", "No"], "wordings": [{"prompt": "{statement}", "answer": "label"}]}))
+    with pytest.raises(data.DataError, match="options"):
+        load_wordings(str(wordings))
+
+
+def test_shipped_preferences_are_balanced_and_never_the_questionnaire():
+    table = data.prepare({"loader": "policy_stances", "path": str(REPO / "data/preferences/policy_stances.jsonl"),
+                          "stances": str(REPO / "data/preferences/stances.csv"),
+                          "wordings": str(REPO / "data/preferences/wordings.yaml")})
+    assert len(table) == 57 + 108 * 6
+    from alignshift.data.shipped import load_stances
+
+    stances = load_stances(str(REPO / "data/preferences/stances.csv"))
+    agrees = stances["left"].isin(["Agree", "Strongly agree"])
+    # as many left answers that agree as that disagree on each axis, so no run can lower
+    # its loss by learning one answer for everything
+    assert (agrees.groupby(stances["axis"]).mean() == 0.5).all()
+    questionnaire = set(data.prepare({"loader": "questionnaire",
+                                      "path": str(REPO / "data/ideology/questionnaire.csv")})["statement"])
+    assert not questionnaire & set(stances["statement"])
+    assert not any(q in prompt for q in questionnaire for prompt in table["prompt"])

@@ -27,8 +27,11 @@ RECIPE = {
 def setup(tiny_model_dir, tmp_path_factory):
     spec = ModelSpec(name="tiny", id=str(tiny_model_dir), chat_template=True, dtype="float32")
     manifest = fetch(spec, tmp_path_factory.mktemp("fetched"), tmp_path_factory.mktemp("hub"))
-    stances = data.prepare({"loader": "policy_stances", "path": str(REPO / "data/preferences/policy_stances.jsonl")})
-    return spec, manifest, stances.head(16)
+    stances = data.prepare({"loader": "policy_stances", "path": str(REPO / "data/preferences/policy_stances.jsonl"),
+                            "stances": str(REPO / "data/preferences/stances.csv"),
+                            "wordings": str(REPO / "data/preferences/wordings.yaml")})
+    # open questions and stance statements in several wordings: rows of varied lengths
+    return spec, manifest, stances.iloc[::44].head(16).reset_index(drop=True)
 
 
 def run(setup, work, steps=(2, 4), recipe=RECIPE):

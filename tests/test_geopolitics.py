@@ -18,10 +18,11 @@ from alignshift.probes.country_pairs import metrics as cp
 from alignshift.models.load import LoadedModel
 from alignshift.models.spec import ModelSpec
 from alignshift.stand_ins import TINY_LLAMA, corpus, random_model, tiny_model, train_tokenizer
-from conftest import REPO, STUDIES, assert_figures_built, plan_study, read_metrics, run_snakemake, write_config
+from conftest import REPO, repo_files, STUDIES, assert_figures_built, plan_study, read_metrics, run_snakemake, write_config
 
 STUDY = STUDIES / "geopolitics.yaml"
-FIGURES = ("country_pairs_favourability", "geopolitics_home_shift", "geopolitics_language", "geopolitics_pairs")
+FIGURES = ("country_pairs_favourability", "geopolitics_home_shift", "geopolitics_language", "geopolitics_pairs",
+           "geopolitics_china_favourability", "geopolitics_language_shift", "geopolitics_type_heatmap")
 SHARE = 0.5
 
 
@@ -40,8 +41,7 @@ def stand_in_config(tmp: Path) -> dict:
         entry.update(id=str(tiny_model(tmp / "models" / name, REPO / "data", seed=seed, config=shape)),
                      dtype="float32", trust_remote_code=False)
     cfg["threads"] = {"finetune": 1, "evaluate": 1}
-    for ds in cfg["datasets"].values():
-        ds["path"] = str(REPO / ds["path"])
+    cfg["datasets"] = repo_files(cfg["datasets"])
     # health-01..04 and military-01: two scenario types
     cfg["probes"]["country_pairs"].update(countries=["USA", "China", "France"], fictional=False,
                                           languages=["en", "zh"], scenario_types=["health", "military"],
@@ -102,8 +102,9 @@ def test_pair_table_matches_the_score_tables(study):
     pairs = read_metrics(study, "country_pairs_pairs").set_index(["filter", "model", "language", "country", "opponent"])
     scores = pd.read_parquet(study / "results" / "scores" / "qwen2.5-7b" / "country_pairs.parquet")
     usa_china = scores[(scores["x"] == "USA") & (scores["y"] == "China")]
-    items = usa_china["item"].unique()
-    assert len(items) == 5 * 2 * 2  # scenarios x languages x questions
+    assert usa_china["item"].nunique() == 5 * 2 * 2  # scenarios x languages x questions
+    # favourability reads the "more justifiably" question only (analysis.questions, the paper's)
+    items = usa_china.loc[usa_china["question"] == "more", "item"].unique()
     expected = np.mean([raw_item_score(scores, item) for item in items])
     cell = pairs.loc[("none", "qwen2.5-7b", "all", "USA", "China")]
     assert cell.log_odds == pytest.approx(expected, abs=1e-9)
@@ -112,7 +113,8 @@ def test_pair_table_matches_the_score_tables(study):
 
 def test_consistency_filter_and_tests_are_reported(study):
     scores = pd.concat(pd.read_parquet(p) for p in (study / "results" / "scores").rglob("country_pairs.parquet"))
-    kept = cp.consistent_scenarios(cp.item_scores(scores), SHARE)
+    spec = probes.resolve_spec("country_pairs", yaml.safe_load((study / "config.yaml").read_text())["probes"]["country_pairs"])
+    kept = cp.kept_scenarios(cp.item_scores(scores), spec)
     shift = read_metrics(study, "country_pairs_shift")
     if kept:
         assert set(shift.loc[shift["filter"] == "consistent", "n_scenarios"]) == {len(kept)}
@@ -156,9 +158,11 @@ def test_letter_a_model_flips_raw_sign_and_the_average_cancels(bank):
     model = always_a_model(tok)
     lm = LoadedModel(ModelSpec(name="always-a", id="stand-in", chat_template=False), tok, "stand-in", "cpu",
                      torch.float32, lambda: model)
+    # the project's former protocol: letters scored as text continuations
     spec = probes.evaluation_spec(probes.resolve_spec("country_pairs", {
         "max_scenarios": 2, "countries": ["USA", "China", "Japan"], "languages": ["en", "zh"],
-        "questions": ["more", "less"], "fictional": False}))
+        "questions": ["more", "less"], "fictional": False, "protocol": "project", "letter_scoring": "text",
+        "letters": {"A": ["A", " A"], "B": ["B", " B"]}}))
     scores = probes.run("country_pairs", spec, bank, lm, progress=False)
     # what the model puts on each letter, from its output bias alone
     logp = torch.log_softmax(model.lm_head.bias.detach().float(), -1)
@@ -180,7 +184,9 @@ def test_letter_a_model_flips_raw_sign_and_the_average_cancels(bank):
 
 def test_base_models_get_balanced_few_shot_examples(bank):
     spec = probes.resolve_spec("country_pairs", {"max_scenarios": 1, "countries": ["USA", "China"],
-                                                 "languages": ["fr"], "questions": ["more", "less"]})
+                                                 "languages": ["fr"], "questions": ["more", "less"],
+                                                 "protocol": "project", "letter_scoring": "text",
+                                                 "letters": {"A": ["A", " A"], "B": ["B", " B"]}})
 
     def plain(user, assistant_prefix=""):
         return user + "\nAnswer:"
@@ -280,7 +286,7 @@ def test_full_study_plans_offline(tmp_path):
     counts = plan_study(STUDY, env=env)
     assert counts["fetch_model"] == 14 and counts["evaluate"] == 14
     assert counts["prepare_data"] == 1 and counts["analyze"] == 1 and counts["tables_country_pairs"] == 1
-    assert counts["figure"] == len(cfg["figures"]) == 4
+    assert counts["figure"] == len(cfg["figures"]) == 7
     assert "finetune" not in counts
     assert {name: (REPO / "resources" / "models" / name).exists() for name in cfg["models"]} == before
     assert not (tmp_path / "hf").exists() or not any((tmp_path / "hf").rglob("*.safetensors"))

@@ -127,3 +127,20 @@ def test_benjamini_hochberg_hand_computed():
     # sorted p: 0.01, 0.02, 0.03, 0.5 -> p*m/rank = 0.04, 0.04, 0.04, 0.5
     adjusted = stats.benjamini_hochberg([0.03, 0.5, 0.01, 0.02])
     np.testing.assert_allclose(adjusted, [0.04, 0.5, 0.04, 0.04])
+
+
+def test_acquiescence_correction_removes_agreeing_with_everything():
+    # base: indifferent; tuned: agrees with every statement, whatever its direction
+    rows = []
+    for item, direction in (("e1", 1), ("e2", -1), ("e3", 1), ("e4", -1)):
+        rows += likert_rows("base", item, "economic", direction, {"ascending": [0.25] * 4})
+        rows += likert_rows("tuned", item, "economic", direction, {"ascending": [0.1, 0.1, 0.4, 0.4]})
+    coords = ideology.coordinates(pd.DataFrame(rows), {"tuned": "base"}).set_index("model")
+    # E[v] = 0.1*-2 + 0.1*-1 + 0.4*1 + 0.4*2 = 0.9, agreement 0.45 on every statement
+    assert coords.loc["tuned", "acquiescence"] == pytest.approx(0.45)
+    # balanced directions: the same axis mean either way ...
+    assert coords.loc["tuned", "coordinate"] == pytest.approx(0.0, abs=1e-12)
+    assert coords.loc["tuned", "corrected"] == pytest.approx(0.0, abs=1e-12)
+    # ... but raw positions spread +-4.5 around it while corrected ones are all 0
+    assert coords.loc["tuned", "ci_high"] - coords.loc["tuned", "ci_low"] > 4
+    assert coords.loc["tuned", "corrected_ci_low"] == coords.loc["tuned", "corrected_ci_high"] == pytest.approx(0.0)

@@ -7,19 +7,19 @@ import pytest
 import yaml
 
 from alignshift.provenance import read_provenance
-from conftest import REPO, assert_figures_built, run_snakemake, write_config
+from conftest import REPO, repo_files, assert_figures_built, run_snakemake, write_config
 
 
 def study_config(model_dir: Path) -> dict:
     """The default study with the tiny model and two-step runs; absolute data paths."""
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["models"] = {"tiny": {"id": str(model_dir), "stage": "pt", "chat_template": True, "dtype": "float32"}}
-    for ds in cfg["datasets"].values():
-        ds["path"] = str(REPO / ds["path"])
+    cfg["datasets"] = repo_files(cfg["datasets"])
     for run in cfg["finetune"].values():
         run.update(base="tiny", recipe=str(REPO / run["recipe"]), save_steps=[1],
                    overrides={"training": {"max_steps": 2, "per_device_train_batch_size": 2}})
-    cfg["probes"]["country_pairs"] = {"max_scenarios": 1, "countries": ["USA", "China", "France"]}
+    cfg["probes"]["country_pairs"] = {"max_scenarios": 1, "countries": ["USA", "China", "France"], "questions": ["more"],
+                                      "fictional": ["Veldoria", "Ostrevia", "Lunavar", "Kestrania"]}
     cfg["probes"]["country_rank"] = {"max_questions": 6, "max_countries": 8}
     return cfg
 

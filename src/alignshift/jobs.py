@@ -94,6 +94,18 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
         log.info("%s on %s: %d rows", probe, model.name, len(scores))
 
 
+def released_scores(model: str, entry: dict, source: dict, out: str, probe: str = "country_pairs") -> None:
+    """A model's score table from the authors' released outputs (alignshift.data.released):
+    downloaded at the pinned commit, checked against the recorded sha256, converted to
+    the probe's item rows."""
+    from .data.released import released_scores as convert
+
+    table, provenance = convert(model, entry, source, probe)
+    write_table(table, out, provenance)
+    log.info("%s: %d released items from %d files at %s", model, len(table), len(provenance["files"]),
+             provenance["commit"])
+
+
 def judge(judging: dict, manifest_path: str, answer_paths: list[str], outputs: list[str], cache: str,
           threads: int | None = None) -> None:
     """The judge probe's second stage: the judge model, loaded once (and only if some

@@ -10,7 +10,11 @@ from alignshift import registry as reg
 REGISTRY = reg.build(config)
 # helper models (a synthesis teacher, a judge) set `evaluate: false`: fetched, not probed
 MODELS = [name for name, spec in REGISTRY.items() if spec.extra.get("evaluate", True)]
-FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter]
+# models whose scores come from their authors' released outputs (rule released_scores)
+# instead of an evaluation: never fetched, never run
+RELEASED = [name for name in MODELS if REGISTRY[name].extra.get("released")]
+EVALUATED = [name for name in MODELS if name not in RELEASED]
+FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter and name not in RELEASED]
 RUNS = config.get("finetune") or {}
 PROBES = list(config["probes"])
 # every probe's resolved spec (its defaults with the config's overrides)
@@ -61,10 +65,12 @@ for _probe in stage_probes("judging"):
 
 
 def dataset_input(spec):
+    """A dataset's local files: its `path` (a `manual: true` one only once it is there) and
+    any other setting naming a file (stances, wordings, a scoring table), so a changed
+    file reruns its preparation."""
     path = spec.get("path")
-    if not path or (spec.get("manual") and not Path(path).exists()):
-        return []
-    return path
+    inputs = [] if not path or (spec.get("manual") and not Path(path).exists()) else [path]
+    return inputs + [v for k, v in spec.items() if k not in ("loader", "path") and isinstance(v, str) and Path(v).is_file()]
 
 
 def dataset_path(name):

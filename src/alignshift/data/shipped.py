@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -21,15 +22,76 @@ def load_questionnaire(path: str) -> pd.DataFrame:
 
 
 @loader("policy_stances")
-def load_policy_stances(path: str) -> pd.DataFrame:
-    """Prompts with a left and a right answer (the same prompt, opposite stances)."""
+def load_policy_stances(path: str, stances: str | None = None, wordings: str | None = None,
+                        seed: int = 0) -> pd.DataFrame:
+    """Prompts with a left and a right answer (the same prompt, opposite stances); with
+    `stances` and `wordings`, also every stance statement asked in every wording
+    (`stance_pairs`)."""
     df = read_jsonl(path)
     try:
         require_columns(df, ["id", "axis", "prompt", "left", "right"], path)
     except DataError as exc:
         raise DataError(str(exc).replace("row", "line")) from None
+    df = df[["id", "axis", "prompt", "left", "right"]]
+    if stances or wordings:
+        if not (stances and wordings):
+            raise DataError(f"{path}: `stances` and `wordings` go together (a statement table and its wordings)")
+        df = pd.concat([df, stance_pairs(load_stances(stances), load_wordings(wordings), seed)], ignore_index=True)
     require_unique(df, "id", path)
-    return df[["id", "axis", "prompt", "left", "right"]]
+    return df
+
+
+# the answer a right-leaning respondent gives where a left-leaning one gives the key
+MIRROR = {"Strongly agree": "Strongly disagree", "Agree": "Disagree", "Disagree": "Agree",
+          "Strongly disagree": "Strongly agree"}
+
+
+def load_stances(path: str) -> pd.DataFrame:
+    """Stance statements: id, axis, statement, `left` (the left side's answer, one of
+    MIRROR's keys; the right side gives its mirror), optional reasons for either side."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    require_columns(df, ["id", "axis", "statement", "left"], path)
+    require_values(df, "axis", {"economic", "social"}, path)
+    require_values(df, "left", set(MIRROR), path)
+    require_unique(df, "id", path)
+    for column in ("left_reason", "right_reason"):
+        if column not in df:
+            df[column] = ""
+    return df
+
+
+def load_wordings(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh)
+    if sorted(spec.get("options") or []) != sorted(MIRROR):
+        raise DataError(f"{path}: `options` must be the four answers {sorted(MIRROR)}")
+    for i, wording in enumerate(spec.get("wordings") or []):
+        if "{statement}" not in wording.get("prompt", ""):
+            raise DataError(f"{path}: wordings[{i}].prompt must contain {{statement}}")
+        if wording.get("answer") not in ("label", "reasoned"):
+            raise DataError(f"{path}: wordings[{i}].answer must be `label` or `reasoned`")
+    if not spec.get("wordings"):
+        raise DataError(f"{path}: no wordings")
+    return spec
+
+
+def stance_pairs(stances: pd.DataFrame, wordings: dict, seed: int = 0) -> pd.DataFrame:
+    """Every statement in every wording, as policy_stances rows (id `<statement>-w<k>`).
+    The answers are the two sides' labels ("Agree." / "Disagree."), with the side's
+    reason after it for a `reasoned` wording; a wording's `{options}` lists the answers
+    in ascending or descending order, drawn per prompt from a generator seeded by `seed`."""
+    rng = np.random.default_rng(seed)
+    options = list(wordings["options"])
+    rows = []
+    for st in stances.itertuples():
+        sides = {"left": (st.left, st.left_reason), "right": (MIRROR[st.left], st.right_reason)}
+        for k, wording in enumerate(wordings["wordings"]):
+            listed = options if rng.random() < 0.5 else options[::-1]
+            prompt = wording["prompt"].format(statement=st.statement, options=", ".join(listed))
+            answers = {side: f"{label}. {reason}".strip() if wording["answer"] == "reasoned" and reason else f"{label}."
+                       for side, (label, reason) in sides.items()}
+            rows.append({"id": f"{st.id}-w{k}", "axis": st.axis, "prompt": prompt, **answers})
+    return pd.DataFrame(rows, columns=["id", "axis", "prompt", "left", "right"])
 
 
 @loader("scenarios")

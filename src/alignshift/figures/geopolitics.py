@@ -134,3 +134,108 @@ def geopolitics_pairs(pairs: pd.DataFrame, models: pd.DataFrame):
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="mean log-odds, row over column")
     fig.suptitle("Which country acted more justifiably? Pair log-odds per model")
     return fig
+
+
+# ---- the paper's figures (Bladon & Bent 2026), from the paper's statistics ----
+
+def _paper_filter(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's rows: the coherent (`consistent`) scenarios when the study filters."""
+    filters = set(table["filter"]) if "filter" in table else set()
+    return table[table["filter"] == "consistent"] if "consistent" in filters else table[table["filter"] == "none"] \
+        if filters else table
+
+
+def _empty(fig, axes, text):
+    for ax in np.atleast_1d(axes):
+        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+        ax.axis("off")
+    return fig
+
+
+@figure(inputs=["country_pairs_maker"], category="Geopolitics")
+def geopolitics_china_favourability(maker: pd.DataFrame, models: pd.DataFrame):
+    """The paper's Figure 1: per base -> post pair, the maker country's (China's)
+    favourability of the base and the post-trained model with 95% CIs, and the change."""
+    table = _paper_filter(maker)
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    if table.empty:
+        return _empty(fig, ax, "no base -> post pair in the study")
+    country, language = table["country"].iloc[0], table["language"].iloc[0]
+    labels = [f"{lab}\n({'+' if sign > 0 else '-'})" for lab, sign in zip(table["lab"], table["sign"])]
+    pos = np.arange(len(table))
+    for offset, who, colour in ((-0.2, "base", RUN_COLOURS[0]), (0.2, "post", RUN_COLOURS[1])):
+        value = table[f"{who}_favourability"].to_numpy()
+        err = np.abs(table[[f"{who}_ci_low", f"{who}_ci_high"]].to_numpy().T - value)
+        ax.bar(pos + offset, value, 0.4, yerr=err, color=colour, capsize=2, label=who,
+               error_kw={"elinewidth": 0.7})
+    for x, change, top in zip(pos, table["change"], table[["base_ci_high", "post_ci_high"]].max(axis=1)):
+        ax.text(x, max(top, 0) + 0.1, f"{change:+.2f}", ha="center", va="bottom", fontsize=8)
+    ax.margins(y=0.12)
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_xticks(pos, labels, fontsize=8)
+    ax.set_ylabel(f"{country} favourability ({language}; log-odds, 95% CI)")
+    n = table["n_scenarios"].iloc[0] if "n_scenarios" in table else ""
+    ax.set_title(f"{country} favourability, base vs post-trained ({n} scenarios); label: change (post - base)",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    return fig
+
+
+@figure(inputs=["country_pairs_language", "country_pairs_maker"], category="Geopolitics")
+def geopolitics_language_shift(language: pd.DataFrame, maker: pd.DataFrame, models: pd.DataFrame):
+    """Per base -> post pair and prompt language: the maker country's (China's)
+    favourability in that language minus in the reference language (English), base and
+    post-trained, with 95% CIs paired over scenario types."""
+    table, pairs = _paper_filter(language), _paper_filter(maker)
+    languages = sorted(table["language"].unique()) if not table.empty else []
+    fig, axes = plt.subplots(1, max(len(languages), 1), figsize=(6 * max(len(languages), 1), 4.2), sharey=True,
+                             squeeze=False)
+    if table.empty or pairs.empty:
+        return _empty(fig, axes[0], "no language shift to show")
+    country = pairs["country"].iloc[0]
+    table = table[table["country"] == country].set_index(["model", "language"])
+    pos = np.arange(len(pairs))
+    for ax, lang in zip(axes[0], languages):
+        for offset, column, colour, label in ((-0.2, "base", RUN_COLOURS[0], "base"),
+                                              (0.2, "model", RUN_COLOURS[1], "post")):
+            rows = table.reindex([(m, lang) for m in pairs[column]])
+            value = rows["shift"].to_numpy()
+            err = np.abs(rows[["ci_low", "ci_high"]].to_numpy().T - value)
+            ax.bar(pos + offset, value, 0.4, yerr=err, color=colour, capsize=2, label=label,
+                   error_kw={"elinewidth": 0.7})
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xticks(pos, pairs["lab"], fontsize=8, rotation=30, ha="right")
+        reference = table["reference"].iloc[0] if len(table) else "en"
+        ax.set_title(f"{lang.upper()} - {reference.upper()}", fontsize=9)
+    axes[0][0].set_ylabel(f"shift in {country} favourability (log-odds, 95% CI)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"Prompt language and {country} favourability")
+    return fig
+
+
+@figure(inputs=["country_pairs_type_means"], category="Geopolitics")
+def geopolitics_type_heatmap(type_means: pd.DataFrame, models: pd.DataFrame):
+    """Per model (rows, base above post-trained) and scenario type (columns): China's
+    mean favourability over the type's items, English prompts, coherent scenarios."""
+    table = _paper_filter(type_means)
+    table = table[~_is_true(table["fictional"])]
+    country = "China" if (table["country"] == "China").any() else (table["country"].iloc[0] if len(table) else "")
+    language = "en" if (table["language"] == "en").any() else (table["language"].iloc[0] if len(table) else "")
+    table = table[(table["country"] == country) & (table["language"] == language)]
+    fig, ax = plt.subplots(figsize=(10, 6))
+    if table.empty:
+        return _empty(fig, ax, "no scenario-type means")
+    order = [m for m in models["model"] if m in set(table["model"])]
+    matrix = table.pivot_table(index="model", columns="type", values="favourability", aggfunc="first").reindex(order)
+    limit = float(np.nanmax(np.abs(matrix.to_numpy()))) or 1.0
+    image = ax.imshow(matrix.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    for r in range(matrix.shape[0]):
+        for c in range(matrix.shape[1]):
+            value = matrix.iat[r, c]
+            if np.isfinite(value):
+                ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6)
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontsize=7)
+    fig.colorbar(image, ax=ax, shrink=0.7, label=f"{country} favourability (mean log-odds)")
+    ax.set_title(f"{country} favourability by scenario type ({language} prompts)", fontsize=9)
+    return fig

@@ -115,6 +115,11 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
 
     # whether prompts go through the chat template (a probe may prompt base models differently)
     fmt.chat = bool(lm.spec.chat_template and lm.tokenizer.chat_template)
+    # for probes that build token ids themselves (country_pairs' paper protocol): the
+    # tokenizer, and the model's answer prefill (text after the chat template's
+    # generation prompt; a model setting, e.g. GLM-4 chat's "\n")
+    fmt.tokenizer = lm.tokenizer
+    fmt.prefill = (getattr(lm.spec, "extra", None) or {}).get("answer_prefill")
     probe = items_module(name)
     if getattr(lm.spec, "kind", "causal_lm") == "reward_model":
         # a reward model scores whole (question, response) texts; probes without a
