@@ -245,7 +245,9 @@ def test_study_slice_runs_through_sbatch_and_matches_a_local_run(slurm_cluster, 
     evaluate = jobs[job_id]
     assert evaluate["JobState"] == "COMPLETED", evaluate
     assert evaluate["Comment"].startswith("rule_evaluate"), evaluate
-    assert evaluate["Partition"] == "gpu" and evaluate["Account"] == "alignshift", evaluate
+    # no account in the profile: the plugin looks for the user's default one, and this
+    # cluster (no accounting database) has none, so the job runs without
+    assert evaluate["Partition"] == "gpu" and evaluate["Account"] in ("(null)", ""), evaluate
     assert evaluate["TresPerJob"] == "gres:gpu:1", evaluate  # resources gpu=1 -> sbatch --gpus=1
     assert evaluate["JobName"].startswith("alignshift_"), evaluate
     assert Path(evaluate["WorkDir"]).resolve() == cluster.resolve(), evaluate
@@ -256,7 +258,7 @@ def test_study_slice_runs_through_sbatch_and_matches_a_local_run(slurm_cluster, 
     assert submitted == planned, (submitted, planned)
     assert all(j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0" for j in ours.values()), ours
     cpu_jobs = [j for j in ours.values() if j is not evaluate]
-    assert all(j["Partition"] == "cpu" and j["Account"] == "alignshift" for j in cpu_jobs), cpu_jobs
+    assert all(j["Partition"] == "cpu" and j["Account"] == evaluate["Account"] for j in cpu_jobs), cpu_jobs
     assert all(j.get("TresPerJob", "") in ("", "(null)") for j in cpu_jobs), cpu_jobs
     # every job's SLURM log (kept by the profile) names its job id
     slurm_logs = {p.stem for p in (cluster / "results" / "logs" / "slurm").rglob("*.log")}

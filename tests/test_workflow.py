@@ -127,9 +127,12 @@ def test_changing_one_probe_reruns_only_its_jobs(per_probe_study):
     jobs = planned_jobs(result.stdout)
     evaluated = [w for rule, w in jobs if rule == "evaluate"]
     assert evaluated == ["wildcards: model=tiny, probe=country_rank"]
-    # report_config: the report's copy of the resolved config (workflow/rules/report.smk)
+    # report_config: the report's copy of the resolved config; report_table: the changed
+    # metrics tables as the report shows them (workflow/rules/report.smk)
     assert {rule for rule, _ in jobs} == {"evaluate", "analyze", "tables_country_rank", "figure", "all",
-                                          "report_config"}
+                                          "report_config", "report_table"}
+    assert sorted(w for rule, w in jobs if rule == "report_table") == ["wildcards: table=country_rank",
+                                                                       "wildcards: table=country_rank_correlation"]
     assert sorted(w for rule, w in jobs if rule == "figure") == ["wildcards: figure=country_rank_correlation",
                                                                  "wildcards: figure=country_rank_map"]
 
@@ -199,6 +202,14 @@ def test_report_has_every_figure_caption_config_and_versions(study):
     config = results["results/provenance/study.yaml"]
     assert "configuration as this run resolved it" in text(config["caption"])
     assert contains(yaml.safe_load(content("results/provenance/study.yaml")), cfg)
+    # the metrics tables, shown inline (HTML) with every row: each probe's and each table a figure reads
+    for table in ("ideology", "country_pairs", "country_rank", "country_rank_correlation"):
+        entry = results[f"results/report/tables/{table}.html"]
+        assert entry["mime_type"] == "text/html" and "Metrics table" in text(entry["caption"])
+        page = content(f"results/report/tables/{table}.html")
+        metrics = pd.read_csv(study / "results" / "metrics" / f"{table}.csv")
+        assert f"{len(metrics)} rows" in page and page.count("<tr") == len(metrics) + 1
+        assert all(f"<th>{column}</th>" in page for column in metrics.columns)
     # the software versions
     versions = results["results/provenance/versions.tsv"]
     assert "Software versions" in text(versions["caption"])

@@ -241,9 +241,11 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
     quant = quantization_config(recipe.get("quantization", "none"), dtype) if cuda else None
 
     tokenizer = load_tokenizer(manifest["path"], spec)
+    # `device_map: auto`: the base model spread over every GPU the job holds
+    placement = "auto" if spec.device_map == "auto" and cuda else ({"": device} if quant else None)
     model = AutoModelForCausalLM.from_pretrained(
         manifest["path"], dtype=dtype, trust_remote_code=spec.trust_remote_code,
-        **({"quantization_config": quant, "device_map": {"": device}} if quant else {}),
+        **({"quantization_config": quant} if quant else {}), **({"device_map": placement} if placement else {}),
     )
     training = dict(recipe["training"])
     # transformers 5 renamed gradient checkpointing to activation checkpointing; a recipe may use either name

@@ -31,9 +31,10 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def fetch_model(spec: dict, out_manifest: str, cache_dir: str = "resources/hub") -> None:
+def fetch_model(spec: dict, out_manifest: str, lock: str | None = None) -> None:
+    """Hub weights go to huggingface_hub's standard cache; `lock`: the study's `hub_lock`."""
     model = ModelSpec.from_config(spec["name"], {k: v for k, v in spec.items() if k != "name"})
-    manifest = fetch(model, Path(out_manifest).parent, Path(cache_dir))
+    manifest = fetch(model, Path(out_manifest).parent, lock=lock)
     log.info("%s: revision %s at %s", model.name, manifest["revision"], manifest["path"])
 
 
@@ -85,6 +86,7 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
             "model": model.name, "model_id": model.id, "model_revision": lm.revision, "adapter": adapter,
             "probe": probe, "probe_version": spec.get("version"), "probe_spec": spec,
             "probe_hash": stable_hash(spec), "device": lm.device, "dtype": lm.dtype, "seed": seed,
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "chat_template": model.chat_template,
             **({"slurm_job_id": os.environ["SLURM_JOB_ID"]} if "SLURM_JOB_ID" in os.environ else {}),
             "datasets": {name: read_provenance(data_paths[name]).get("revision") for name in spec["datasets"]},

@@ -12,12 +12,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-PACKAGES = ("alignshift", "snakemake", "torch", "transformers", "peft", "trl", "datasets", "pandas", "numpy", "scipy")
+PACKAGES = ("alignshift", "snakemake", "torch", "transformers", "peft", "trl", "accelerate", "datasets",
+            "huggingface-hub", "safetensors", "tokenizers", "bitsandbytes", "pandas", "numpy", "scipy", "pyarrow",
+            "matplotlib", "geopandas")
 METADATA_KEY = b"alignshift"
 
 
 def library_versions() -> dict[str, str]:
-    versions = {"python": sys.version.split()[0]}
+    """The versions of the running process's environment (a job's own conda environment
+    under --use-conda): Python, its prefix (`environment`) and the key libraries."""
+    versions = {"python": sys.version.split()[0], "environment": sys.prefix}
     for pkg in PACKAGES:
         try:
             versions[pkg] = md.version(pkg)

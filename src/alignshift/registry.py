@@ -69,7 +69,8 @@ def build(config: dict, root: str | Path = ".") -> dict[str, ModelSpec]:
             registry[name] = ModelSpec(
                 name=name, id=base.id, stage=run_name, parent=base.name, lab=base.lab, region=base.region,
                 home_country=base.home_country,
-                chat_template=base.chat_template, prompt_format=base.prompt_format, dtype=base.dtype, quantization=base.quantization,
+                chat_template=base.chat_template, prompt_format=base.prompt_format, dtype=base.dtype,
+                quantization=base.quantization, device_map=base.device_map,
                 trust_remote_code=base.trust_remote_code, revision=base.revision, kind=base.kind,
                 adapter=f"{adapters_dir(run_name)}/step-{step}", run=run_name, step=step,
             )

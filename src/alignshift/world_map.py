@@ -1,14 +1,17 @@
 """Country polygons for world-map figures, offline.
 
-The polygons are Natural Earth's 1:110m admin-0 countries (public domain) as shipped
-inside the geopandas 0.14 wheel (`geopandas/datasets/naturalearth_lowres`), so a map
-needs no download. Countries too small for that scale (Singapore, Malta, Bahrain, ...)
-have no polygon; `match_countries` reports them so a figure can say which are missing.
+The polygons are Natural Earth's 1:110m admin-0 countries (public domain), shipped inside the
+package as `alignshift/naturalearth/ne_110m_admin_0_countries.geojson` (the
+`naturalearth_lowres` table that geopandas shipped until 0.14: name, ISO A3 code and
+geometry; see the README beside it), so a map needs no download and works with geopandas 1.x,
+which no longer ships them, and reads them without GDAL. Countries too small for that
+scale (Singapore, Samoa, ...) have no polygon; `match_countries` reports them so a
+figure can say which are missing.
 """
 
 from __future__ import annotations
 
-import warnings
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -42,17 +45,18 @@ NATURAL_EARTH_NAMES = {
 }
 
 
-def countries():
-    """Natural Earth 1:110m countries as a GeoDataFrame (columns `name`, `iso_a3`, `geometry`)."""
-    with warnings.catch_warnings():  # geopandas 0.14 imports APIs that shapely 2 and pandas 3 deprecate
-        warnings.simplefilter("ignore")
-        import geopandas
+POLYGONS = Path(__file__).with_name("naturalearth") / "ne_110m_admin_0_countries.geojson"
 
-    path = Path(geopandas.__file__).parent / "datasets" / "naturalearth_lowres" / "naturalearth_lowres.shp"
+
+def countries(path: str | Path = POLYGONS):
+    """Natural Earth 1:110m countries as a GeoDataFrame (columns `name`, `iso_a3`, `geometry`)."""
+    import geopandas
+
+    path = Path(path)
     if not path.exists():
-        raise RuntimeError(f"no Natural Earth polygons at {path}: the world map needs geopandas 0.14 "
-                           "(later releases no longer ship them)")
-    return geopandas.read_file(path)[["name", "iso_a3", "geometry"]]
+        raise RuntimeError(f"no Natural Earth polygons at {path} (package data of alignshift)")
+    features = json.loads(path.read_text())["features"]
+    return geopandas.GeoDataFrame.from_features(features, crs="EPSG:4326")[["name", "iso_a3", "geometry"]]
 
 
 def match_countries(values: pd.Series, world) -> tuple[pd.Series, list[str]]:

@@ -1,12 +1,45 @@
-# What `snakemake --report results/report.html` shows besides the figures: the study's
+# What `snakemake --report results/report.html` shows besides the figures: the metrics
+# tables (every probe's and every table a figure reads, as HTML pages), the study's
 # config as this run resolved it (after --configfile / --config) and the software
-# versions. Both are cheap, so they run where snakemake runs (also under SLURM).
+# versions. All are cheap, so they run where snakemake runs (also under SLURM).
 from alignshift.provenance import library_versions
 
 
 localrules:
     report_config,
     report_versions,
+    report_table,
+
+
+METRIC_TABLES = sorted(
+    {probe for probe in PROBES}
+    | {table for name in config["figures"] for table in figures.input_paths(name)}
+)
+
+
+def report_tables():
+    return [f"results/report/tables/{table}.html" for table in METRIC_TABLES]
+
+
+rule report_table:
+    input:
+        "results/metrics/{table}.csv",
+    output:
+        report(
+            "results/report/tables/{table}.html",
+            caption="../report/metrics_table.rst",
+            category="Metrics",
+        ),
+    wildcard_constraints:
+        table=one_of(METRIC_TABLES),
+    log:
+        "results/logs/report/table_{table}.log",
+    benchmark:
+        "results/benchmarks/report/table_{table}.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../scripts/report_table.py"
 
 
 rule report_config:

@@ -42,7 +42,7 @@ def load_politune_preferences(repo: str, side: str, revision: str | None = None,
 
     if side not in ("left", "right"):
         raise DataError(f"{repo}: side must be 'left' or 'right', not {side!r}")
-    sha = hub_revision(repo, revision, repo_type="dataset")
+    sha = _hub_commit(repo, revision)
     ds = hf.load_dataset(repo, split=split, revision=None if Path(repo).is_dir() else sha)
     df = ds.to_pandas()
     require_columns(df, ["prompt", "chosen", "rejected"], repo)
@@ -66,10 +66,12 @@ def load_politune_preferences(repo: str, side: str, revision: str | None = None,
 # --- global-representation study (Ryan, Held, Yang 2024): hub datasets -----------------
 # Each loader below reads either a local file in the dataset's own published format
 # (`path:`; what the tests' fixtures are) or downloads it from the hub at run time, pinned
-# to the resolved commit, into `cache_dir` (under resources/). The commit is recorded in
-# the prepared table's provenance through `df.attrs["revision"]`.
+# to the resolved commit, into the standard caches (huggingface_hub's `$HF_HOME/hub`,
+# datasets' `$HF_HOME/datasets`; `cache_dir` overrides). With HF_HUB_OFFLINE=1 the
+# commit comes from the cache's `refs/`, without a network call. The commit is recorded
+# in the prepared table's provenance through `df.attrs["revision"]`.
 
-HUB_CACHE = "resources/datasets"
+HUB_CACHE = None
 # the nine TyDiQA GoldP languages and their Belebele (FLORES-200) codes
 TYDIQA_LANGUAGES = {"arabic": "arb_Arab", "bengali": "ben_Beng", "english": "eng_Latn", "finnish": "fin_Latn",
                     "indonesian": "ind_Latn", "korean": "kor_Hang", "russian": "rus_Cyrl", "swahili": "swh_Latn",
@@ -77,6 +79,14 @@ TYDIQA_LANGUAGES = {"arabic": "arb_Arab", "bengali": "ben_Beng", "english": "eng
 
 
 def _hub_commit(repo_id: str, revision: str | None) -> str:
+    from ..models.hub import cached_commit, offline
+
+    if offline() and not Path(repo_id).is_dir():
+        commit = cached_commit(repo_id, revision, repo_type="dataset")
+        if commit:
+            return commit
+        raise DataError(f"dataset {repo_id} (revision {revision or 'main'}): HF_HUB_OFFLINE is set and the hub "
+                        "cache has no copy of it")
     try:
         return hub_revision(repo_id, revision, repo_type="dataset")
     except Exception as exc:  # offline, unknown repo, gated
@@ -84,7 +94,7 @@ def _hub_commit(repo_id: str, revision: str | None) -> str:
                         f"{type(exc).__name__}: {exc}") from exc
 
 
-def _hub_file(repo_id: str, filename: str, revision: str | None, cache_dir: str) -> tuple[str, str]:
+def _hub_file(repo_id: str, filename: str, revision: str | None, cache_dir: str | None) -> tuple[str, str]:
     """Download one file of a hub dataset at a pinned commit: (local path, 'repo@commit')."""
     from huggingface_hub import hf_hub_download
 
@@ -116,7 +126,7 @@ def parse_selections(text: str, where: str) -> dict[str, list[float]]:
 
 
 @loader("global_opinions")
-def load_global_opinions(path: str | None = None, revision: str | None = None, cache_dir: str = HUB_CACHE,
+def load_global_opinions(path: str | None = None, revision: str | None = None, cache_dir: str | None = HUB_CACHE,
                          tolerance: float = 0.02) -> pd.DataFrame:
     """GlobalOpinionsQA (hub Anthropic/llm_global_opinions, data/global_opinions.csv):
     one row per (question, country) with the options and that country's answer
@@ -147,7 +157,7 @@ def load_global_opinions(path: str | None = None, revision: str | None = None, c
 
 @loader("askreddit_countries")
 def load_askreddit_countries(path: str | None = None, revision: str | None = None,
-                             cache_dir: str = HUB_CACHE) -> pd.DataFrame:
+                             cache_dir: str | None = HUB_CACHE) -> pd.DataFrame:
     """AskRedditCountries (hub SALT-NLP/AskRedditCountries, AskRedditCountries_final.csv),
     as the `country_questions` table the country_rank probe reads (id, question,
     template, sentiment, category)."""
@@ -171,7 +181,7 @@ BELEBELE_COLUMNS = ["link", "question_number", "flores_passage", "question", "mc
 
 
 @loader("belebele")
-def load_belebele(path: str | None = None, revision: str | None = None, cache_dir: str = HUB_CACHE,
+def load_belebele(path: str | None = None, revision: str | None = None, cache_dir: str | None = HUB_CACHE,
                   languages: list[str] | None = None, max_per_language: int | None = None) -> pd.DataFrame:
     """Belebele (hub facebook/belebele, one config per FLORES-200 code, split `test`),
     restricted to `languages` (default: the nine TyDiQA languages). `path`: a JSONL file
@@ -200,7 +210,7 @@ def load_belebele(path: str | None = None, revision: str | None = None, cache_di
 
 @loader("tydiqa_goldp")
 def load_tydiqa_goldp(split: str = "validation", path: str | None = None, revision: str | None = None,
-                      cache_dir: str = HUB_CACHE, languages: list[str] | None = None,
+                      cache_dir: str | None = HUB_CACHE, languages: list[str] | None = None,
                       max_per_language: int | None = None) -> pd.DataFrame:
     """TyDiQA GoldP (hub google-research-datasets/tydiqa, config secondary_task; `split`
     train or validation). `path`: the SQuAD-format JSON of TyDiQA's own GoldP release

@@ -11,7 +11,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ..provenance import files_fingerprint, hub_revision, sha256_file
+from ..provenance import files_fingerprint, sha256_file
 from .spec import ModelLoadError, ModelSpec, id_kind
 from .weights import check_weights_dir
 
@@ -66,24 +66,24 @@ def _check_gguf(path: Path) -> None:
         raise ModelLoadError(f"{path}: unreadable or truncated GGUF file ({type(exc).__name__}: {exc})") from exc
 
 
-def _fetch_hub(spec: ModelSpec, cache_dir: Path) -> dict:
-    from huggingface_hub import snapshot_download
+def _fetch_hub(spec: ModelSpec, lock: str | Path | None = None) -> dict:
+    """A hub model in huggingface_hub's standard cache (see models/hub.py)."""
+    from .hub import fetch_snapshot
 
-    patterns = ["*.json", "*.safetensors", "*.model", "*.tiktoken", "*.txt", "*.jinja", "tokenizer*"]
-    if spec.allow_pickle:
-        patterns += ["*.bin"]
     # the token comes from HF_TOKEN in the environment; it is never logged or recorded
     try:
-        sha = hub_revision(spec.id, spec.revision)
-        path = snapshot_download(spec.id, revision=sha, allow_patterns=patterns, cache_dir=str(cache_dir))
-    except Exception as exc:  # hub errors: unknown repo, gated, offline
+        got = fetch_snapshot(spec.id, spec.revision, allow_pickle=spec.allow_pickle, lock=lock)
+    except Exception as exc:  # hub errors: unknown repo, gated, offline without the snapshot
         raise ModelLoadError(f"model {spec.name}: cannot fetch hub id {spec.id!r} "
                              f"(revision {spec.revision or 'main'}): {type(exc).__name__}: {exc}") from exc
-    return {"source": "hub", "path": path, "revision": sha}
+    return {"source": "hub", "path": got["path"], "revision": got["revision"]}
 
 
-def fetch(spec: ModelSpec, out_dir: Path, cache_dir: Path) -> dict:
-    """Materialise a registry entry and return its manifest (also written to disk)."""
+def fetch(spec: ModelSpec, out_dir: Path, cache_dir: Path | None = None, *, lock: str | Path | None = None) -> dict:
+    """Materialise a registry entry and return its manifest (also written to disk).
+
+    Hub weights go to huggingface_hub's standard cache (`cache_dir` is ignored, kept so
+    older callers still work); `lock` is the study's `hub_lock` file (models/hub.py)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kind = id_kind(spec.id)
@@ -101,7 +101,7 @@ def fetch(spec: ModelSpec, out_dir: Path, cache_dir: Path) -> dict:
         files = check_weights_dir(path, spec.allow_pickle)
         info = {"source": "local", "path": str(path), "revision": files_fingerprint(files)}
     else:
-        info = _fetch_hub(spec, cache_dir)
+        info = _fetch_hub(spec, lock)
         check_weights_dir(Path(info["path"]), spec.allow_pickle)
     manifest = {"name": spec.name, "id": spec.id, **info, "spec": spec.to_dict()}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))

@@ -14,10 +14,15 @@ log = logging.getLogger(__name__)
 
 
 def resolve_device(prefer: str | None = None) -> "str":
+    """`prefer`, else this job's own GPU(s) (claimed before CUDA starts, so concurrent
+    GPU jobs use different cards: alignshift.devices), else the CPU."""
     import torch
 
     if prefer:
         return prefer
+    from ..devices import claim
+
+    claim()
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -100,13 +105,17 @@ def _load_weights(manifest: dict, spec: ModelSpec, adapter: str | None, device: 
         log.warning("%s: %s quantization needs CUDA; loading in %s instead", spec.name, spec.quantization, dtype)
     kwargs = dict(dtype=dtype, trust_remote_code=spec.trust_remote_code,
                   use_safetensors=not spec.allow_pickle)
+    # `device_map: auto`: accelerate places the layers over every GPU the job holds
+    spread = spec.device_map == "auto" and device.startswith("cuda")
+    if spread:
+        kwargs.update(device_map="auto")
     if quant is not None:
-        kwargs.update(quantization_config=quant, device_map={"": device})
+        kwargs.update(quantization_config=quant, device_map="auto" if spread else {"": device})
     try:
         model = AutoModelForCausalLM.from_pretrained(manifest["path"], **kwargs)
     except OSError as exc:
         raise ModelLoadError(f"model {spec.name}: cannot load {manifest['path']}: {exc}") from exc
-    if quant is None:
+    if quant is None and not spread:
         model.to(device)
     if adapter:
         from peft import PeftModel

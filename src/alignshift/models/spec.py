@@ -25,6 +25,7 @@ class ModelSpec:
     prompt_format: str = "auto"  # auto (chat template or plain text) | alpaca
     dtype: str = "auto"
     quantization: str = "none"
+    device_map: str | None = None  # "auto": one model spread over all of the job's GPUs
     trust_remote_code: bool = False
     allow_pickle: bool = False
     revision: str | None = None
