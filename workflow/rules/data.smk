@@ -3,6 +3,8 @@ rule fetch_model:
         "resources/models/{base}/manifest.json",
     params:
         spec=lambda w: REGISTRY[w.base].to_dict(),
+        # the study's hub lock file (hub commits resolved on first fetch; config/README.md)
+        lock=config.get("hub_lock"),
     log:
         "results/logs/fetch_model/{base}.log",
     benchmark:
