@@ -6,6 +6,9 @@ EVAL_JOB = "{model}" if EVAL_PER_MODEL else "{model}/{probe}"
 
 
 rule evaluate:
+    wildcard_constraints:
+        # models with released outputs get their scores from rule released_scores
+        model=one_of(EVALUATED),
     input:
         unpack(evaluate_inputs),
     output:

@@ -1,6 +1,6 @@
 """Datasets: each loader turns a source into one tidy table. Sources: files the project
 ships (`shipped`), hub datasets downloaded at run time (`hub`), files a user supplies
-(`supplied`).
+(`supplied`), authors' released outputs downloaded at a pinned commit (`released`).
 
 A loader validates what it reads and names the file, row and column of anything
 wrong, so a bad row stops the `prepare_data` job before its output exists.
@@ -49,4 +49,4 @@ def source_revision(spec: dict) -> str:
 
 
 # the loaders register themselves on import
-from . import hub, shipped, supplied  # noqa: E402,F401
+from . import hub, released, shipped, supplied  # noqa: E402,F401
