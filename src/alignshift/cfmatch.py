@@ -7,11 +7,12 @@ largest probability of "correct" over the gold answers (`CFMatcher.get_score(gol
 answer, question)`; the paper's TyDiQA score is 100 x its mean), and `cfmatch`, 1.0 if
 `cf_match` classifies any gold answer's pair "correct".
 
-The result depends on the classifier (retrained several times in 2024 in the package's
-repository; `cfmatch.commit` pins one) and on the package's feature code
-(`cfmatch.qa_metrics`: 0.1.32+ remove stop words before the TF-IDF). The paper's text
-numbers need the classifier of commit 8c7ef09f (in the repository until 2024-02-26)
-with qa-metrics 0.1.27-0.1.31 (`PAPER_COMMIT`, `PAPER_QA_METRICS`).
+The result depends on the classifier, which the package downloads from its repository's
+master branch on first use and which was retrained several times in 2024:
+`cfmatch.commit` pins one. The paper's text numbers need the classifier of commit
+8c7ef09f (on master from 2024-01-21 to 2024-02-26, what qa-metrics 0.1.27-0.1.31
+fetched then: `PAPER_COMMIT`); the package's CFMatcher and feature code are the same
+in 0.1.31 and 0.1.42 (envs/cfmatch.yaml), so only the classifier differs.
 
 Two things keep it out of the main environment: qa-metrics pins scikit-learn 1.3.2,
 which needs numpy < 2 (the stack pins numpy 2.x), and its classifier is not in the
@@ -34,13 +35,8 @@ log = logging.getLogger("alignshift")
 # the classifier qa-metrics 0.1.42 downloaded on its release day (2024-03-30); the
 # paper does not say which one it used (see config/README.md)
 DEFAULT_COMMIT = "c82d23f92c77dea67f3075bf53e69e1014c4bc79"
-# the classifier the paper's TyDiQA numbers need (Jan 21 - Feb 26 2024), and the package
-# version whose feature code goes with it
+# the classifier the paper's TyDiQA numbers need (on master Jan 21 - Feb 26 2024)
 PAPER_COMMIT = "8c7ef09f36960ac78e9515bb9455833595559152"
-PAPER_QA_METRICS = "0.1.31"
-# qa-metrics version -> the conda environment the rule cfmatch runs in
-ENVIRONMENTS = {"0.1.42": "envs/cfmatch.yaml", "0.1.31": "envs/cfmatch-0.1.31.yaml"}
-DEFAULT_QA_METRICS = "0.1.42"
 URL = "https://github.com/zli12321/qa_metrics/raw/{commit}/qa_metrics/classifier/{name}"
 # local file name -> name in the repository (what CFMatcher itself downloads)
 FILES = {"lr_classifier.pkl": "lr_classifier", "tf-idf_vectorizer.pkl": "tf-idf_vectorizer"}

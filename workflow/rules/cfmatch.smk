@@ -9,14 +9,6 @@ def cfmatch_commit(probe):
     return stage_settings(probe).get("commit") or cfmatch_classifier.DEFAULT_COMMIT
 
 
-# the qa-metrics version (its feature code) picks the environment; one per study
-_qa_metrics = {stage_settings(p).get("qa_metrics") or cfmatch_classifier.DEFAULT_QA_METRICS
-               for p in stage_probes("cfmatch")} or {cfmatch_classifier.DEFAULT_QA_METRICS}
-if len(_qa_metrics) > 1 or not _qa_metrics <= set(cfmatch_classifier.ENVIRONMENTS):
-    raise ValueError(f"cfmatch.qa_metrics: {sorted(_qa_metrics)}: one of {sorted(cfmatch_classifier.ENVIRONMENTS)} "
-                     "for the whole study")
-CFMATCH_ENV = "../../" + cfmatch_classifier.ENVIRONMENTS[_qa_metrics.pop()]
-
 
 rule cfmatch_classifier:
     wildcard_constraints:
@@ -46,6 +38,6 @@ rule cfmatch:
     benchmark:
         "results/benchmarks/cfmatch/{model}/{probe}.tsv"
     conda:
-        CFMATCH_ENV
+        "../../envs/cfmatch.yaml"
     script:
         "../scripts/cfmatch.py"
