@@ -146,12 +146,13 @@ def tydiqa_change(qa: pd.DataFrame, models: pd.DataFrame):
     table = qa[qa["measure"] == measure] if "measure" in qa else qa
     table = table[table["delta_base"].notna()] if "delta_base" in table else table.iloc[0:0]
     roots = list(dict.fromkeys(table["base_model"])) if not table.empty else []
-    fig, axes = plt.subplots(1, max(len(roots), 1), figsize=(4.2 * max(len(roots), 1), 3.6), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(1, max(len(roots), 1), figsize=(4.2 * max(len(roots), 1), 3.9), sharey=True,
+                             squeeze=False, layout="constrained")
     for ax, root in zip(axes[0], roots):
         part = table[table["base_model"] == root].rename(columns={
             "delta_base": "change", "delta_base_ci_low": "change_low", "delta_base_ci_high": "change_high"})
         _grouped_bars(ax, part, "language", "change", _lineage_order(part), low="change_low", high="change_high")
+        ax.tick_params(axis="x", labelrotation=45)
         ax.axhline(0, color="grey", lw=0.6)
         ax.set_title(f"change from {root}", fontsize=9)
         ax.legend(fontsize=6)
