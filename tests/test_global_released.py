@@ -318,7 +318,8 @@ def fixture_study(tmp_path, repo) -> dict:
         "finetune": {},
         "probes": {"opinions": {}, "country_rank": {"analysis": {"reference_orders": "gallup"}}, "where_from": {},
                    "extractive_qa": {}, "dialect_intent": {}},
-        "figures": ["opinion_similarity", "dialect_accuracy", "country_rank_correlation", "tydiqa_change"],
+        "figures": ["opinion_similarity", "dialect_accuracy", "country_rank_correlation", "tydiqa_change",
+                    "country_rewards"],
     }
 
 
@@ -333,7 +334,8 @@ def study(tmp_path_factory):
 
 
 def test_released_study_draws_the_figures_and_tables_from_the_released_files(study):
-    assert_figures_built(study, ["opinion_similarity", "dialect_accuracy", "country_rank_correlation", "tydiqa_change"])
+    assert_figures_built(study, ["opinion_similarity", "dialect_accuracy", "country_rank_correlation", "tydiqa_change",
+                                 "country_rewards"])
     dialect = read_metrics(study, "dialect_intent").set_index(["model", "dialect"])
     assert dialect.loc[("base", "en_in"), "accuracy"] == 0.5 and dialect.loc[("chat", "en_us"), "delta"] == 0.5
     standing = read_metrics(study, "country_rank_standing")
@@ -349,5 +351,7 @@ def test_released_study_draws_the_figures_and_tables_from_the_released_files(stu
     qa = read_metrics(study, "extractive_qa").set_index(["model", "measure", "language"])
     assert qa.loc[("chat", "f1", "english"), "delta"] == pytest.approx(0.5)  # "1889" right after "in 1900"
     where = read_metrics(study, "where_from")
-    assert set(where["country"]) == set(COUNTRIES)
+    assert set(where["model"]) == {"rm"}  # the LMs have no released where-from file: empty tables
+    assert where.set_index("country")["value"].to_dict() == {"Morocco": 2.0, "United States of America": 1.0,
+                                                             "France": 0.5, "North Korea": -3.0}
     assert not (study / "resources" / "models").exists()  # nothing fetched
