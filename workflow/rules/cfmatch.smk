@@ -9,7 +9,6 @@ def cfmatch_commit(probe):
     return stage_settings(probe).get("commit") or cfmatch_classifier.DEFAULT_COMMIT
 
 
-
 rule cfmatch_classifier:
     wildcard_constraints:
         commit="[0-9a-zA-Z_-]+",

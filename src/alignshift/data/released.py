@@ -192,7 +192,8 @@ def _opinions(fetch, entry: dict, spec: dict, tables: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _study_countries(tables: dict, path) -> list[str]:
+def _study_countries(tables: dict) -> list[str]:
+    """The study's countries (its `countries` dataset): the ranking is among them."""
     return tables["countries"]["country"].tolist()
 
 
@@ -202,7 +203,7 @@ def _country_rank(fetch, entry: dict, spec: dict, tables: dict) -> pd.DataFrame:
     df = pd.read_csv(path)
     require_columns(df, ["Question", "Sentiment"], str(path))
     reward = "reward_model" in df.columns
-    countries = _study_countries(tables, path)
+    countries = _study_countries(tables)
     missing = [c for c in countries if c not in df.columns]
     if missing:
         raise DataError(f"{path}: no column for the countries {missing[:5]} of the study's `countries` dataset")
@@ -230,7 +231,7 @@ def _where_from(fetch, entry: dict, spec: dict, tables: dict) -> pd.DataFrame:
     path, _ = fetch(entry["path"])
     df = pd.read_csv(path)
     require_columns(df, ["country", "reward"], str(path))
-    df = df[df["country"].isin(set(_study_countries(tables, path)))]
+    df = df[df["country"].isin(set(_study_countries(tables)))]
     return pd.DataFrame({"item": "where_from", "variant": "", "candidate": df["country"].to_numpy(),
                          "reward": df["reward"].astype(float).to_numpy()})
 
