@@ -32,6 +32,15 @@ def test_classifier_with_a_wrong_sha256_is_refused_and_not_kept(tmp_path):
     assert list(out.iterdir()) == []
 
 
+def test_the_papers_classifier_is_pinned_with_its_checksums():
+    # the classifier on qa_metrics' master from 2024-01-21 to 2024-02-26, the one the
+    # paper's TyDiQA numbers need
+    assert cfmatch.PAPER_COMMIT.startswith("8c7ef09f")
+    assert cfmatch.KNOWN_SHA256[cfmatch.PAPER_COMMIT]["lr_classifier.pkl"].startswith("8e2ecbf8")
+    study = yaml.safe_load((REPO / "config" / "studies" / "global-representation-released.yaml").read_text())
+    assert study["probes"]["extractive_qa"]["cfmatch"]["commit"] == cfmatch.PAPER_COMMIT
+
+
 def test_classifier_of_another_commit_is_downloaded_and_recorded(tmp_path):
     commit = "0" * 40
     url = serve(tmp_path, {f"{commit}/lr_classifier": b"model", f"{commit}/tf-idf_vectorizer": b"vectorizer"})
@@ -99,6 +108,10 @@ def test_answers_are_judged_by_qa_metrics_in_its_own_environment(cfmatch_python,
     judged = pd.read_parquet(out)
     # row order kept; a second gold answer counts; an empty answer is wrong
     assert judged["cfmatch"].tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]
+    # the paper's score: the largest P(correct) over the gold answers; a pair is judged
+    # correct when that probability is over 1/2
+    assert judged["cfmatch_score"].between(0, 1).all()
+    assert ((judged["cfmatch_score"] > 0.5) == (judged["cfmatch"] == 1.0)).all()
     assert judged["f1"].tolist() == scores["f1"].tolist()
     provenance = read_provenance(out)
     assert provenance["revision"] == "abc" and provenance["cfmatch"]["commit"] == "fixture"

@@ -386,30 +386,37 @@ def test_released_download_checks_sha256(tmp_path):
     root = tmp_path / "results"
     path = write_released(root, "gpu_bias", "m", seed=1)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    source = {"base": root.as_uri(), "commit": "fixture", "folders": {"en": "gpu_bias"}, "fictional": {},
-              "sha256": {"gpu_bias/m_raw.csv": digest}, "cache_dir": str(tmp_path / "cache")}
-    table, provenance = released_scores("model-m", {"key": "m"}, source)
+    source = {"format": "llm_bias", "repo": "fixture/repo", "base": root.as_uri(), "commit": "fixture",
+              "folders": {"en": "gpu_bias"}, "fictional": {}, "sha256": {"gpu_bias/m_raw.csv": digest},
+              "cache_dir": str(tmp_path / "cache")}
+    entry = {"files": {"country_pairs": {"key": "m"}}}
+    table, provenance = released_scores("model-m", "country_pairs", entry, source, {})
     assert len(table) == 18 and (table["model"] == "model-m").all()
     assert provenance["files"][0]["sha256"] == digest and provenance["commit"] == "fixture"
     assert provenance["files"][0]["url"] == f"{root.as_uri()}/gpu_bias/m_raw.csv"
     bad = {**source, "sha256": {"gpu_bias/m_raw.csv": "0" * 64}, "cache_dir": str(tmp_path / "cache2")}
     with pytest.raises(DataError, match="sha256"):
-        released_scores("model-m", {"key": "m"}, bad)
-    assert not (tmp_path / "cache2" / "fixture" / "gpu_bias" / "m_raw.csv").exists()
+        released_scores("model-m", "country_pairs", entry, bad, {})
+    assert (tmp_path / "cache" / "fixture+repo" / "fixture" / "gpu_bias" / "m_raw.csv").exists()
+    assert not (tmp_path / "cache2" / "fixture+repo" / "fixture" / "gpu_bias" / "m_raw.csv").exists()
 
 
 def test_pinned_commit_checksums_are_recorded():
-    from alignshift.data.released import model_files, settings
-    from alignshift.data.released_checksums import COMMIT, SHA256
+    from alignshift.data.released import known_sha256, settings
 
     cfg = yaml.safe_load((REPO / "config" / "studies" / "geopolitics-released.yaml").read_text())
-    assert cfg["released"]["commit"] == COMMIT
     source = settings(cfg["released"])
-    for name, entry in cfg["models"].items():
-        for f in model_files(entry["released"], source):
-            assert f["path"] in SHA256[COMMIT], (name, f["path"])
-    glm = model_files(cfg["models"]["glm-4-9b-chat"]["released"], source)
-    assert {f["path"] for f in glm if not f["fictional"]} == {
+    recorded = known_sha256(source["repo"], source["commit"])
+    assert len(recorded) == 102
+
+    def paths(name):
+        entry = cfg["models"][name]["released"]["files"]["country_pairs"]
+        return {f"{folder}/{entry['key']}_raw.csv" for kind in ("folders", "fictional")
+                for folder in {**source[kind], **(entry.get(kind) or {})}.values()}
+
+    for name in cfg["models"]:
+        assert paths(name) <= set(recorded), name
+    assert {p for p in paths("glm-4-9b-chat") if "fictional" not in p} == {
         "gpu_bias_glm_prefill/glm4-9b-chat_raw.csv", "gpu_bias_glm_prefill_fr/glm4-9b-chat_raw.csv",
         "gpu_bias_glm_prefill_zh/glm4-9b-chat_raw.csv"}
 
@@ -451,7 +458,7 @@ def test_released_study_runs_the_same_analysis(tmp_path):
                                   countries=["Zhaodong", "Bretherland"])
             sha[f"gpu_bias_fictional/{name}_raw.csv"] = hashlib.sha256(path.read_bytes()).hexdigest()
             models[name] = {"id": f"lab/{name}", "stage": stage, "lab": lab, "home_country": home,
-                            "chat_template": stage == "pt", "released": {"key": name},
+                            "chat_template": stage == "pt", "released": {"files": {"country_pairs": {"key": name}}},
                             **({"parent": key} if suffix else {})}
     cfg = yaml.safe_load((REPO / "config" / "studies" / "geopolitics-released.yaml").read_text())
     cfg["models"] = models

@@ -88,11 +88,15 @@ def test_md3_missing_directory_is_named(tmp_path):
 
 # --- metrics ---------------------------------------------------------------------------
 
-def test_similarity_is_one_minus_base2_jensen_shannon_distance():
+def test_similarity_is_one_minus_jensen_shannon_distance():
     assert opinions_analysis.similarity([0.2, 0.8], [0.2, 0.8]) == pytest.approx(1.0)
-    assert opinions_analysis.similarity([1.0, 0.0], [0.0, 1.0]) == pytest.approx(0.0)
+    assert opinions_analysis.similarity([1.0, 0.0], [0.0, 1.0], base=2) == pytest.approx(0.0)
     # by hand: M = (.75, .25); JSD = H(M) - (H(p) + H(q)) / 2 = 0.811278 - 0.5 (bits)
-    assert opinions_analysis.similarity([0.5, 0.5], [1.0, 0.0]) == pytest.approx(1 - np.sqrt(0.311278), abs=1e-6)
+    assert opinions_analysis.similarity([0.5, 0.5], [1.0, 0.0], base=2) == pytest.approx(1 - np.sqrt(0.311278),
+                                                                                       abs=1e-6)
+    # the default (the paper's): natural log, JSD in nats = 0.311278 ln 2
+    assert opinions_analysis.similarity([0.5, 0.5], [1.0, 0.0]) == pytest.approx(
+        1 - np.sqrt(0.311278 * np.log(2)), abs=1e-6)
 
 
 def test_opinions_metrics_minus_usa_and_change_from_parent():
@@ -103,10 +107,11 @@ def test_opinions_metrics_minus_usa_and_change_from_parent():
             for letter, p in (("A", p_first), ("B", 1 - p_first)):
                 rows.append({"model": model, "item": item, "candidate": letter, "logprob_sum": np.log(p),
                              "distributions": json.dumps(dists)})
-    spec = {"reference_country": "United States", "js_base": 2}
+    spec = {"reference_country": "United States", "js_base": 2, "analysis": {"statistic": "logprob_sum"}}
     table = opinions_analysis.metrics(pd.DataFrame(rows), model_table({"base": None, "chat": "base"}), spec).set_index(
         ["model", "country"])
-    sim = opinions_analysis.similarity
+    def sim(p, q):
+        return opinions_analysis.similarity(p, q, base=2)
     assert table.loc[("chat", "United States"), "similarity"] == pytest.approx(1.0)
     chat_gap = sim([0.8, 0.2], [0.2, 0.8]) - 1.0
     assert table.loc[("chat", "Jordan"), "minus_ref"] == pytest.approx(chat_gap)
@@ -241,7 +246,8 @@ def test_opinion_similarities_match_the_scores(study):
     scores = pd.read_parquet(study / "results" / "scores" / "zephyr-7b-beta" / "opinions.parquet")
     expected = []
     for item, group in scores.groupby("item"):
-        p = np.exp(group.sort_values("candidate").logprob_sum.to_numpy())
+        # the paper's statistic: exp(-mean NLL per token), renormalised over the options
+        p = np.exp(group.sort_values("candidate").logprob_mean.to_numpy())
         dists = json.loads(group.distributions.iloc[0])
         expected.append({c: opinions_analysis.similarity(p / p.sum(), d) for c, d in dists.items()})
     expected = pd.DataFrame(expected).mean()

@@ -1,9 +1,18 @@
 """CFMatch (Li et al. 2024), the answer-equivalence metric the paper scores TyDiQA with.
 
-The judgement is qa-metrics' own `CFMatcher.cf_match(golds, answer, question)`: a linear
-classifier over TF-IDF features of "[CLS] answer [SEP] gold [SEP] question [SEP]" plus
-the answer's token F1, precision and recall against each gold answer; the answer is
-correct if any gold answer's pair is classified "correct".
+The judgement is qa-metrics' own `CFMatcher`: a linear classifier over TF-IDF features
+of "[CLS] answer [SEP] gold [SEP] question [SEP]" plus the answer's token F1, precision
+and recall against each gold answer. Two columns are written: `cfmatch_score`, the
+largest probability of "correct" over the gold answers (`CFMatcher.get_score(gold,
+answer, question)`; the paper's TyDiQA score is 100 x its mean), and `cfmatch`, 1.0 if
+`cf_match` classifies any gold answer's pair "correct".
+
+The result depends on the classifier, which the package downloads from its repository's
+master branch on first use and which was retrained several times in 2024:
+`cfmatch.commit` pins one. The paper's text numbers need the classifier of commit
+8c7ef09f (on master from 2024-01-21 to 2024-02-26, what qa-metrics 0.1.27-0.1.31
+fetched then: `PAPER_COMMIT`); the package's CFMatcher and feature code are the same
+in 0.1.31 and 0.1.42 (envs/cfmatch.yaml), so only the classifier differs.
 
 Two things keep it out of the main environment: qa-metrics pins scikit-learn 1.3.2,
 which needs numpy < 2 (the stack pins numpy 2.x), and its classifier is not in the
@@ -26,6 +35,8 @@ log = logging.getLogger("alignshift")
 # the classifier qa-metrics 0.1.42 downloaded on its release day (2024-03-30); the
 # paper does not say which one it used (see config/README.md)
 DEFAULT_COMMIT = "c82d23f92c77dea67f3075bf53e69e1014c4bc79"
+# the classifier the paper's TyDiQA numbers need (on master Jan 21 - Feb 26 2024)
+PAPER_COMMIT = "8c7ef09f36960ac78e9515bb9455833595559152"
 URL = "https://github.com/zli12321/qa_metrics/raw/{commit}/qa_metrics/classifier/{name}"
 # local file name -> name in the repository (what CFMatcher itself downloads)
 FILES = {"lr_classifier.pkl": "lr_classifier", "tf-idf_vectorizer.pkl": "tf-idf_vectorizer"}
@@ -33,6 +44,10 @@ KNOWN_SHA256 = {
     DEFAULT_COMMIT: {
         "lr_classifier.pkl": "8ec625ee80ac926d7654ba42c24224e1b734beaf16d7a17fb824a66748e4b0ef",
         "tf-idf_vectorizer.pkl": "cf9e0a7c6ebc3572fb626c68e7d26c6410229f660d908a5b7983e6dd6d01aff2",
+    },
+    PAPER_COMMIT: {
+        "lr_classifier.pkl": "8e2ecbf8b31e2319c60fe1b47e1dc8cf6b4f2065529ae02476cbd23b3139849d",
+        "tf-idf_vectorizer.pkl": "b5d8bb6b2a8748420c1e17771812136caf0ac4659e4d37661bcb307269a36491",
     },
 }
 
@@ -81,7 +96,8 @@ def matcher(classifier_dir: str | Path):
 
 
 def judge(scores_path: str | Path, classifier_dir: str | Path, out: str | Path) -> None:
-    """Add a `cfmatch` column (1.0 correct, 0.0 not) to an extractive_qa score table."""
+    """Add `cfmatch_score` (the largest P(correct) over the gold answers) and `cfmatch`
+    (1.0 correct, 0.0 not) to an extractive_qa score table."""
     import importlib.metadata as md
 
     import pandas as pd
@@ -94,15 +110,18 @@ def judge(scores_path: str | Path, classifier_dir: str | Path, out: str | Path) 
         raise ValueError(f"{scores_path} has no `question` column (written before CFMatch support): "
                          "delete it and rerun its evaluation")
     if scores.empty:  # reward models have no extractive_qa rows
-        verdicts = []
+        verdicts, probabilities = [], []
     else:
         cfm = matcher(classifier_dir)
-        verdicts = [float(cfm.cf_match([str(g) for g in golds], answer, question))
-                    for golds, answer, question in zip(scores["gold"], scores["answer"], scores["question"])]
+        rows = list(zip(scores["gold"], scores["answer"], scores["question"]))
+        verdicts = [float(cfm.cf_match([str(g) for g in golds], answer, question)) for golds, answer, question in rows]
+        probabilities = [max(float(cfm.get_score(str(g), answer, question)) for g in golds)
+                         for golds, answer, question in rows]
     classifier = json.loads((Path(classifier_dir) / "classifier.json").read_text())
     provenance = {**{k: v for k, v in evaluated.items() if k != "versions"},
                   "evaluation_versions": evaluated.get("versions"),
                   "cfmatch": {**classifier, "qa_metrics": md.version("qa-metrics"),
                               "scikit_learn": md.version("scikit-learn")}}
-    write_table(scores.assign(cfmatch=pd.Series(verdicts, index=scores.index, dtype=float)), out, provenance)
+    write_table(scores.assign(cfmatch=pd.Series(verdicts, index=scores.index, dtype=float),
+                              cfmatch_score=pd.Series(probabilities, index=scores.index, dtype=float)), out, provenance)
     log.info("CFMatch: %d answers, %d correct -> %s", len(verdicts), int(sum(verdicts)), out)

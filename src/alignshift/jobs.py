@@ -94,16 +94,17 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
         log.info("%s on %s: %d rows", probe, model.name, len(scores))
 
 
-def released_scores(model: str, entry: dict, source: dict, out: str, probe: str = "country_pairs") -> None:
-    """A model's score table from the authors' released outputs (alignshift.data.released):
-    downloaded at the pinned commit, checked against the recorded sha256, converted to
-    the probe's item rows."""
+def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dict, tables: dict[str, str],
+                    out: str) -> None:
+    """A model's score table for one probe from its authors' released outputs
+    (alignshift.data.released): downloaded at the pinned commit, checked against the
+    recorded sha256, converted into the rows an evaluation of the probe writes."""
     from .data.released import released_scores as convert
 
-    table, provenance = convert(model, entry, source, probe)
+    table, provenance = convert(model, probe, entry, source, spec, read_tables(tables))
     write_table(table, out, provenance)
-    log.info("%s: %d released items from %d files at %s", model, len(table), len(provenance["files"]),
-             provenance["commit"])
+    log.info("%s on %s: %d released rows from %d files at %s@%s", probe, model, len(table),
+             len(provenance["files"]), provenance["repo"], provenance["commit"])
 
 
 def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], outputs: list[str], cache: str,
@@ -161,6 +162,19 @@ def probe_tables(probe: str, spec: dict, models_path: str, score_paths: list[str
         table = tables[name]
         write_metrics(annotate(table, models) if "model" in table else table, path)
         log.info("%s %s: %d rows -> %s", probe, name, len(table), path)
+
+
+def reference_orders(probe: str, spec: dict, models_path: str, score_paths: list[str], orders_path: str,
+                     outputs: dict[str, str]) -> None:
+    """A probe's orders against reference orders (`reference_tables(scores, models,
+    spec, orders)` of its metrics module), e.g. country_rank against Gallup's."""
+    models = registry.read_model_table(models_path)
+    tables = probes.metrics_module(probe).reference_tables(load_scores(score_paths), models, spec,
+                                                           pd.read_parquet(orders_path))
+    for name, path in outputs.items():
+        table = tables[name]
+        write_metrics(annotate(table, models) if "model" in table else table, path)
+        log.info("%s reference %s: %d rows -> %s", probe, name, len(table), path)
 
 
 def write_metrics(table: pd.DataFrame, out: str) -> None:

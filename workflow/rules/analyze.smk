@@ -61,3 +61,35 @@ for _probe in [p for p in PROBES if probe_tables(p)]:
             "../../envs/cpu.yaml"
         script:
             "../scripts/probe_tables.py"
+
+
+# A probe's orders against reference orders (its spec's `analysis.reference_orders`, a
+# dataset of the study): for country_rank, each model's country order against Gallup's
+# US favourability rankings (the paper's table 3 and its Spearman 0.926 / 0.849), from
+# the study's own scores.
+for _probe in [p for p in PROBES if reference_orders(p)]:
+    if reference_orders(_probe) not in config["datasets"]:
+        raise ValueError(f"probes.{_probe}.analysis.reference_orders: {reference_orders(_probe)!r} is not a dataset "
+                         f"of this study; known: {sorted(config['datasets'])}")
+
+    rule:
+        name:
+            f"reference_orders_{_probe}"
+        input:
+            scores=analysis_scores(_probe),
+            models=MODEL_TABLE,
+            orders=dataset_path(reference_orders(_probe)),
+        output:
+            correlation=f"results/metrics/{_probe}_reference.csv",
+            ranks=f"results/metrics/{_probe}_reference_ranks.csv",
+        params:
+            probe=_probe,
+            spec=SPECS[_probe],
+        log:
+            f"results/logs/analyze/{_probe}_reference.log",
+        benchmark:
+            f"results/benchmarks/analyze/{_probe}_reference.tsv"
+        conda:
+            "../../envs/cpu.yaml"
+        script:
+            "../scripts/reference_orders.py"

@@ -10,8 +10,8 @@ from alignshift import registry as reg
 REGISTRY = reg.build(config)
 # helper models (a synthesis teacher, a judge) set `evaluate: false`: fetched, not probed
 MODELS = [name for name, spec in REGISTRY.items() if spec.extra.get("evaluate", True)]
-# models whose scores come from their authors' released outputs (rule released_scores)
-# instead of an evaluation: never fetched, never run
+# models whose scores come from their authors' released outputs (rule released_scores,
+# workflow/rules/released.smk) instead of an evaluation: never fetched, never run
 RELEASED = [name for name in MODELS if REGISTRY[name].extra.get("released")]
 EVALUATED = [name for name in MODELS if name not in RELEASED]
 FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter and name not in RELEASED]
@@ -124,8 +124,16 @@ def probe_tables(probe):
     return {name: f"results/metrics/{probe}_{name}.csv" for name in SPECS[probe].get("tables") or ()}
 
 
+def reference_orders(probe):
+    """The dataset of reference orders a probe's analysis compares with (its spec's
+    `analysis.reference_orders`; rule reference_orders_<probe>), or None."""
+    return (SPECS[probe].get("analysis") or {}).get("reference_orders")
+
+
 def all_targets():
     return [f"results/figures/{name}.{ext}" for name in config["figures"] for ext in ("pdf", "png")] + [
+        f"results/metrics/{probe}_{table}.csv" for probe in PROBES if reference_orders(probe)
+        for table in ("reference", "reference_ranks")] + [
         # the config and software versions shown by snakemake --report (workflow/rules/report.smk)
         "results/provenance/study.yaml",
         "results/provenance/versions.tsv",

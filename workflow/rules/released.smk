@@ -1,25 +1,41 @@
-# Models scored by their authors (a model with a `released` field): the score table is
-# converted from the released per-prompt outputs, downloaded at run time at the study's
-# pinned commit with every file's sha256 checked (alignshift.data.released). The
-# analysis and figures downstream are the rules every study uses.
-RELEASED_SOURCE = config.get("released") or {}
-if RELEASED and RELEASED_SOURCE.get("probe", "country_pairs") not in PROBES:
-    raise ValueError(f"released.probe: {RELEASED_SOURCE.get('probe', 'country_pairs')!r} is not a probe of this study")
+# Models scored by their authors (a model with a `released` field): each probe's score
+# table is converted from the authors' released per-model outputs, downloaded at run
+# time at the study's pinned commit (top-level `released`) with every file's sha256
+# checked (alignshift.data.released). Everything downstream (cfmatch, analyze, the
+# probes' tables, figures) is what every study runs.
+from alignshift.data import released as released_outputs
+
+RELEASED_SOURCE = released_outputs.settings(config.get("released"))
+if RELEASED and RELEASED_SOURCE["format"] not in released_outputs.CONVERTERS:
+    raise ValueError(f"released.format: unknown format {RELEASED_SOURCE['format']!r}; "
+                     f"known: {sorted(released_outputs.CONVERTERS)}")
+for _model in RELEASED:
+    for _probe in (REGISTRY[_model].extra["released"].get("files") or {}):
+        if _probe not in PROBES:
+            raise ValueError(f"models.{_model}.released.files.{_probe}: not a probe of this study; known: {PROBES}")
+
+
+def released_inputs(wildcards):
+    """The study's prepared datasets a probe's converter reads (e.g. `countries`: the
+    ranking is among the study's countries)."""
+    return {name: dataset_path(name) for name in released_outputs.needs(config.get("released"), wildcards.probe)}
 
 
 rule released_scores:
     wildcard_constraints:
         model=one_of(RELEASED),
+    input:
+        unpack(released_inputs),
     output:
-        f"results/scores/{{model}}/{RELEASED_SOURCE.get('probe', 'country_pairs')}.parquet",
+        "results/scores/{model}/{probe}.parquet",
     params:
         entry=lambda w: REGISTRY[w.model].extra["released"],
         source=RELEASED_SOURCE,
-        probe=RELEASED_SOURCE.get("probe", "country_pairs"),
+        spec=lambda w: PROBE_SPECS[w.probe],
     log:
-        "results/logs/released_scores/{model}.log",
+        "results/logs/released_scores/{model}/{probe}.log",
     benchmark:
-        "results/benchmarks/released_scores/{model}.tsv"
+        "results/benchmarks/released_scores/{model}/{probe}.tsv"
     conda:
         "../../envs/cpu.yaml"
     script:

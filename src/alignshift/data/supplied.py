@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pandas as pd
@@ -144,3 +145,106 @@ def load_compass_statements(path: str, scoring: str) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out.attrs["revision"] = files_fingerprint([path, scoring])
     return out
+
+
+# ---- a user-supplied copy of the geopolitics authors' scenario bank (their format) ----
+
+LANGUAGE_FILES = {"scenarios.py": "en", "scenarios_fr.py": "fr", "scenarios_zh.py": "zh"}
+SLOT_A, SLOT_B = "[COUNTRY_A]", "[COUNTRY_B]"
+
+
+def _string_lists(tree: ast.Module) -> dict[str, list[str]]:
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value
+            if isinstance(value, ast.List) and value.elts and all(
+                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts):
+                out[node.targets[0].id] = [e.value for e in value.elts]
+    return out
+
+
+def _dict_of_names(tree: ast.Module, name: str) -> dict[str, str]:
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == name and isinstance(node.value, ast.Dict)):
+            return {k.value: v.id for k, v in zip(node.value.keys, node.value.values)
+                    if isinstance(k, ast.Constant) and isinstance(v, ast.Name)}
+    return {}
+
+
+def _country_names(tree: ast.Module) -> dict[str, dict[str, str]]:
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == "COUNTRIES_BY_LANG"):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+@loader("llm_bias_scenarios")
+def load_llm_bias_scenarios(path: str, countries: list[str] | None = None, fictional: list[str] | None = None,
+                            templates: str | None = None) -> pd.DataFrame:
+    """The authors' scenario bank from a directory holding their `scenarios.py`
+    (English), `scenarios_fr.py`, `scenarios_zh.py`, as the long table of the
+    `scenarios` loader (kind, key, type, language, text with {a} and {b}).
+
+    Each file defines lists of scenario texts (`[COUNTRY_A]`, `[COUNTRY_B]`) and the
+    dicts `AGG_SCENARIOS` and `DEF_SCENARIOS` (type -> list name); ids are
+    `<type>_v<i>` and `<type>_def_v<i>` (i from 1), the ids of the released results.
+    Country display names come from `COUNTRIES_BY_LANG` in `scenarios.py` (canonical
+    name -> name per language); fictional names are the same in every language, as
+    the authors used them. The question templates (kind=template) are taken from the
+    shipped bank `templates` (default `data/country_pairs/scenarios.yaml`): the
+    paper's prompt protocol takes its wording from the probe spec anyway.
+    """
+    from .shipped import load_scenarios
+
+    root = Path(path)
+    trees = {}
+    for name, language in LANGUAGE_FILES.items():
+        file = root / name
+        if file.exists():
+            try:
+                trees[language] = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
+            except SyntaxError as exc:
+                raise DataError(f"{file}: not valid Python: {exc}") from exc
+    if "en" not in trees:
+        raise DataError(f"{root}: no scenarios.py (the English scenario bank)")
+    names = _country_names(trees["en"])
+    countries = countries or ["USA", "France", "China", "Japan", "Venezuela", "Canada", "Australia", "Indonesia"]
+    fictional = fictional or ["Terluna", "Voskara", "Drethia", "Melvoni", "Bretherland", "Zhaodong", "Al-Nuriyah",
+                              "Korvachev"]
+    rows = []
+    for language in trees:
+        for cid in countries:
+            rows.append({"kind": "country", "key": cid, "type": "", "language": language,
+                         "text": (names.get(language) or {}).get(cid, cid)})
+        for cid in fictional:
+            rows.append({"kind": "fictional", "key": cid, "type": "", "language": language, "text": cid})
+    shipped = load_scenarios(templates or "data/country_pairs/scenarios.yaml")
+    for t in shipped[(shipped.kind == "template") & shipped.language.isin(list(trees))].itertuples():
+        rows.append({"kind": "template", "key": t.key, "type": "", "language": t.language, "text": t.text})
+    ids = {}
+    for language, tree in trees.items():
+        lists = _string_lists(tree)
+        found = []
+        for group, suffix in (("AGG_SCENARIOS", ""), ("DEF_SCENARIOS", "_def")):
+            for kind, list_name in _dict_of_names(tree, group).items():
+                if list_name not in lists:
+                    raise DataError(f"{root}/{language}: {group}[{kind!r}] names {list_name}, not a list of strings")
+                for i, text in enumerate(lists[list_name], start=1):
+                    sid = f"{kind}{suffix}_v{i}"
+                    if SLOT_A not in text or SLOT_B not in text:
+                        raise DataError(f"{root}: {language} scenario {sid} lacks {SLOT_A} or {SLOT_B}")
+                    escaped = text.replace("{", "{{").replace("}", "}}")
+                    rows.append({"kind": "scenario", "key": sid, "type": kind, "language": language,
+                                 "text": escaped.replace(SLOT_A, "{a}").replace(SLOT_B, "{b}")})
+                    found.append(sid)
+        if not found:
+            raise DataError(f"{root}: the {language} file defines no AGG_SCENARIOS / DEF_SCENARIOS")
+        ids[language] = found
+    for language, found in ids.items():
+        if sorted(found) != sorted(ids["en"]):
+            raise DataError(f"{root}: the {language} scenario ids differ from the English ones")
+    return pd.DataFrame(rows)
+

@@ -137,6 +137,30 @@ def multilingual_change(mcqa: pd.DataFrame, qa: pd.DataFrame, models: pd.DataFra
     return fig
 
 
+@figure(inputs=["extractive_qa"], category="Multilingual")
+def tydiqa_change(qa: pd.DataFrame, models: pd.DataFrame):
+    """Paper fig. 4, TyDiQA panel alone (for studies without Belebele, e.g. the released
+    outputs): each aligned model's change from its lineage's base, per language, of
+    CFMatch (100 x P(correct)) or, where the study did not run it, SQuAD F1."""
+    measure = "cfmatch" if "measure" in qa and qa["measure"].eq("cfmatch").any() else "f1"
+    table = qa[qa["measure"] == measure] if "measure" in qa else qa
+    table = table[table["delta_base"].notna()] if "delta_base" in table else table.iloc[0:0]
+    roots = list(dict.fromkeys(table["base_model"])) if not table.empty else []
+    fig, axes = plt.subplots(1, max(len(roots), 1), figsize=(4.2 * max(len(roots), 1), 3.9), sharey=True,
+                             squeeze=False, layout="constrained")
+    for ax, root in zip(axes[0], roots):
+        part = table[table["base_model"] == root].rename(columns={
+            "delta_base": "change", "delta_base_ci_low": "change_low", "delta_base_ci_high": "change_high"})
+        _grouped_bars(ax, part, "language", "change", _lineage_order(part), low="change_low", high="change_high")
+        ax.tick_params(axis="x", labelrotation=45)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_title(f"change from {root}", fontsize=9)
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel(("CFMatch x 100" if measure == "cfmatch" else "SQuAD F1") + " change (95% CI)")
+    fig.suptitle("TyDiQA GoldP 1-shot: change from the base model per language")
+    return fig
+
+
 @figure(inputs=["opinions"], category="Opinions")
 def opinion_similarity(metrics: pd.DataFrame, models: pd.DataFrame):
     """Paper fig. 5: each country's opinion similarity minus the USA's, per model."""
