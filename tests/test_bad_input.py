@@ -187,3 +187,13 @@ def test_shipped_preferences_are_balanced_and_never_the_questionnaire():
                                       "path": str(REPO / "data/ideology/questionnaire.csv")})["statement"])
     assert not questionnaire & set(stances["statement"])
     assert not any(q in prompt for q in questionnaire for prompt in table["prompt"])
+
+
+def test_a_probe_checks_its_settings_against_the_study_models():
+    spec = probes.resolve_spec("judge", {"judging": {"model": "helper"}})
+    probes.check("judge", spec, {"helper": None, "student": None})
+    with pytest.raises(probes.ProbeError, match=r"judging.model: 'helper' is not a model of this study"):
+        probes.check("judge", spec, {"student": None})
+    with pytest.raises(probes.ProbeError, match="backend"):
+        probes.check("judge", probes.resolve_spec("judge", {"judging": {"backend": "grpc"}}), {})
+    probes.check("ideology", probes.resolve_spec("ideology", {}), {})  # no check of its own

@@ -8,7 +8,7 @@ from alignshift import registry as reg
 # The registry is built once, here; jobs receive what they need of it as params or
 # through the model table (rule model_table), never the config itself.
 REGISTRY = reg.build(config)
-# helper models (a synthesis teacher, a judge) set `evaluate: false`: fetched, not probed
+# helper models (a synthesis teacher, a judging model) set `evaluate: false`: fetched, not probed
 MODELS = [name for name, spec in REGISTRY.items() if spec.extra.get("evaluate", True)]
 # models whose scores come from their authors' released outputs (rule released_scores,
 # workflow/rules/released.smk) instead of an evaluation: never fetched, never run
@@ -57,18 +57,10 @@ def stage_settings(probe):
     return SPECS[probe][STAGES[probe]]
 
 
-# a later stage that names a helper model (the judge) must name one of the study's
-for _probe in stage_probes("judging"):
-    if stage_settings(_probe).get("backend", "local") not in ("local", "openai"):
-        raise ValueError(f"probes.{_probe}.judging.backend: {stage_settings(_probe)['backend']!r}; known: local, openai")
-    if stage_settings(_probe).get("backend", "local") == "openai":
-        # an API judge: checked here so a missing base URL or model stops the plan, not the job
-        from alignshift.probes.judge.judging import api_settings
-
-        api_settings(stage_settings(_probe))
-    elif stage_settings(_probe).get("model") not in REGISTRY:
-        raise ValueError(f"probes.{_probe}.judging.model: {stage_settings(_probe).get('model')!r} is not a model "
-                         f"of this study; known: {sorted(REGISTRY)}")
+# a probe may check its settings against the study's models before any job runs (e.g. a
+# later stage that names a helper model must name one of the study's)
+for _probe, _spec in SPECS.items():
+    probes.check(_probe, _spec, REGISTRY)
 
 
 def dataset_input(spec):

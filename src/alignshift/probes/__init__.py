@@ -92,6 +92,14 @@ def metrics_module(name: str):
     return importlib.import_module(f"{__name__}.{name}.metrics")
 
 
+def check(name: str, spec: dict, models) -> None:
+    """A probe's own check of its settings against the study's models (registry names),
+    run when the workflow loads: `items.check(spec, models)` where a probe defines it."""
+    checker = getattr(items_module(name), "check", None)
+    if checker is not None:
+        checker(spec, models)
+
+
 def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: Callable[..., str]) -> pd.DataFrame:
     rows = items_module(name).build(spec, tables, fmt)
     if rows.empty:

@@ -43,3 +43,20 @@ def answers(spec: dict, lm, fmt, cache) -> pd.DataFrame:
 def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
     """The evaluation stage: the model's answers (judged later by the rule `judge`)."""
     return answers(spec, lm, fmt, cache)
+
+
+def check(spec: dict, models) -> None:
+    """The judging stage's settings, at planning time: a known backend; an API judge's
+    base URL and model (a missing one stops the plan, not the job); a local judge that
+    is one of the study's models."""
+    judging = spec["judging"]
+    backend = judging.get("backend", "local")
+    if backend not in ("local", "openai"):
+        raise ProbeError(f"probes.judge.judging.backend: {backend!r}; known: local, openai")
+    if backend == "openai":
+        from .judging import api_settings
+
+        api_settings(judging)
+    elif judging.get("model") not in models:
+        raise ProbeError(f"probes.judge.judging.model: {judging.get('model')!r} is not a model of this study; "
+                         f"known: {sorted(models)}")
