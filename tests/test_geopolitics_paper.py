@@ -10,7 +10,6 @@ project's own (invented here), not the authors'.
 
 import hashlib
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -179,21 +178,10 @@ def test_prompt_ids_with_a_word_start_marker_bos_and_prefill(bank):
                                                   (tok.convert_tokens_to_ids("B"),)])
 
 
-def default_tokenizer():
-    """The default model's (SmolLM2-135M-Instruct) tokenizer, when it was fetched into
-    this checkout (snakemake on the default study) or named by ALIGNSHIFT_DEFAULT_TOKENIZER."""
+def test_default_model_letter_and_prompt_ids(bank, default_model_weights):
     from transformers import AutoTokenizer
 
-    for path in (os.environ.get("ALIGNSHIFT_DEFAULT_TOKENIZER"),
-                 REPO / "resources" / "models" / "smollm2-135m-instruct" / "weights"):
-        if path and (Path(path) / "tokenizer.json").exists():
-            return AutoTokenizer.from_pretrained(str(path))
-    pytest.skip("the default model's tokenizer is not fetched (run the default study once, or set "
-                "ALIGNSHIFT_DEFAULT_TOKENIZER to a directory holding it)")
-
-
-def test_default_model_letter_and_prompt_ids(bank):
-    tok = default_tokenizer()
+    tok = AutoTokenizer.from_pretrained(str(default_model_weights))
     # byte-level BPE: "A" -> A (49), " A" -> ĠA (330), "(A" -> "(", "A"; "\nA" -> "Ċ", "A"
     assert cp_items.letter_token_ids(tok, ["A", " A", "(A", "\nA"]) == [49, 330]
     assert cp_items.letter_token_ids(tok, ["B", " B", "(B", "\nB"]) == [50, 389]
