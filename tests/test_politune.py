@@ -260,7 +260,7 @@ def test_judge_loads_once_per_study_and_a_judging_change_never_regenerates_answe
     assert list(answers.columns[:2]) == ["model", "probe"] and "judge_score" not in answers
     cfg = study_config(tiny_model_dir, threshold)
     cfg["probes"]["judge"]["judging"]["prompt"] = "Rate this statement from 0 (left) to 20 (right): {answer}"
-    (workdir / "changed.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))  # the order write_config keeps: a reordered dict is a changed param
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(cfg))  # sorted as write_config writes it: a reordered dict is a changed param
     plan = run_snakemake(workdir, "-n", configfile=workdir / "changed.yaml")
     assert plan.returncode == 0, plan.stderr[-3000:]
     rules = set(re.findall(r"^rule (\w+):", plan.stdout, re.M))
@@ -278,7 +278,8 @@ def test_answer_table_columns_are_base_and_final_checkpoints(study, tiny_model_d
     workdir = study[0]
     metrics = pd.read_csv(workdir / "results" / "metrics" / "judge.csv")
     columns = judge_answer_columns(metrics, read_model_table(workdir / "results" / "models.csv"))
-    assert [model for _, model in columns] == ["student", "sft_right/step-2"]
+    # the first run toward the right in the study's config, which write_config sorts
+    assert [model for _, model in columns] == ["student", "dpo_right/step-2"]
 
 
 # --- the full study plans offline ------------------------------------------------------
