@@ -45,8 +45,8 @@ def repo_files(datasets: dict) -> dict:
                    for k, v in spec.items()} for name, spec in datasets.items()}
 
 
-def write_config(workdir: Path, config: dict) -> Path:
-    path = workdir / "config.yaml"
+def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path:
+    path = workdir / name
     # sorted like every other dump of a config in the tests: a reordered setting is a
     # changed param to Snakemake
     path.write_text(yaml.safe_dump(config))

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, write_config
 
 FAKE_CONDA = r'''#!{python}
 """Stand-in for conda (tests/test_conda_envs.py): what Snakemake calls, done with venv + pip."""
@@ -194,7 +194,7 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
                                    "path": str(write_tydiqa(tmp_path / "tydiqa-train.json", "train"))}},
         finetune={}, figures=[],
         probes={"ideology": {}, "extractive_qa": {"max_new_tokens": 4, "cfmatch": {"enabled": True, "commit": commit}}})
-    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    write_config(workdir, cfg)
     targets = ["results/metrics/ideology.csv", "results/metrics/extractive_qa.csv", "results/provenance/versions.tsv"]
 
     # 1. the environments, as `snakemake --use-conda` builds them

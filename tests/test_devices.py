@@ -8,7 +8,7 @@ import pytest
 
 from alignshift import devices
 from alignshift.models.spec import ModelSpec
-from conftest import REPO
+from conftest import REPO, write_config
 
 
 def _job(env: dict, gpus: int | None, queue, barrier) -> None:
@@ -139,8 +139,6 @@ def test_gpu_jobs_of_a_dag_claim_a_free_device(tiny_model_dir, tmp_path, monkeyp
     import subprocess
     import sys
 
-    import yaml
-
     from alignshift.provenance import read_provenance
     from test_workflow import study_config
 
@@ -151,7 +149,7 @@ def test_gpu_jobs_of_a_dag_claim_a_free_device(tiny_model_dir, tmp_path, monkeyp
     try:
         cfg = study_config(tiny_model_dir)
         cfg.update(finetune={}, probes={"ideology": {}}, figures=[])
-        (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+        write_config(tmp_path, cfg)
         env = {k: v for k, v in os.environ.items() if k not in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID")}
         env.update(ALIGNSHIFT_GPU_COUNT="2", PYTHONPATH=str(REPO / "src"))
         result = subprocess.run([sys.executable, "-m", "snakemake", "results/metrics/ideology.csv",

@@ -260,7 +260,7 @@ def test_judge_loads_once_per_study_and_a_judging_change_never_regenerates_answe
     assert list(answers.columns[:2]) == ["model", "probe"] and "judge_score" not in answers
     cfg = study_config(tiny_model_dir, threshold)
     cfg["probes"]["judge"]["judging"]["prompt"] = "Rate this statement from 0 (left) to 20 (right): {answer}"
-    (workdir / "changed.yaml").write_text(yaml.safe_dump(cfg))  # sorted as write_config writes it: a reordered dict is a changed param
+    write_config(workdir, cfg, "changed.yaml")
     plan = run_snakemake(workdir, "-n", configfile=workdir / "changed.yaml")
     assert plan.returncode == 0, plan.stderr[-3000:]
     rules = set(re.findall(r"^rule (\w+):", plan.stdout, re.M))

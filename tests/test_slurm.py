@@ -26,13 +26,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from alignshift.provenance import read_provenance
 
+from conftest import REPO, write_config
 from test_workflow import planned_jobs, study_config
 
-REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 TARGET = "results/metrics/ideology.csv"
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
@@ -212,7 +211,7 @@ def test_study_slice_runs_through_sbatch_and_matches_a_local_run(slurm_cluster, 
     local, cluster = tmp_path / "local", tmp_path / "slurm"
     for workdir in (local, cluster):
         workdir.mkdir()
-        (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+        write_config(workdir, cfg)
     common = ["--directory", ".", "--configfile", "config.yaml"]
     dry = run([*SNAKEMAKE, *common, "--cores", "2", "-n", "--forceall", TARGET], local)
     assert dry.returncode == 0, dry.stderr[-4000:]

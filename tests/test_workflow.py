@@ -108,7 +108,7 @@ def planned_jobs(output: str) -> list[tuple[str, str]]:
 def change_country_rank(workdir: Path) -> None:
     cfg = yaml.safe_load((workdir / "config.yaml").read_text())
     cfg["probes"]["country_rank"]["max_countries"] = 7
-    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    write_config(workdir, cfg)
 
 
 def test_two_runs_with_the_same_seed_give_identical_scores(study, per_probe_study):
@@ -159,7 +159,7 @@ def test_changing_one_probe_rescores_only_that_probe(study):
 def test_bad_config_key_is_named(study, tmp_path):
     cfg = yaml.safe_load((study / "config.yaml").read_text())
     cfg["modles"] = cfg.pop("models")
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    write_config(tmp_path, cfg)
     result = run_snakemake(tmp_path, "-n")
     assert result.returncode != 0
     assert "modles" in result.stdout + result.stderr
