@@ -197,3 +197,17 @@ def test_a_probe_checks_its_settings_against_the_study_models():
     with pytest.raises(probes.ProbeError, match="backend"):
         probes.check("judge", probes.resolve_spec("judge", {"judging": {"backend": "grpc"}}), {})
     probes.check("ideology", probes.resolve_spec("ideology", {}), {})  # no check of its own
+
+
+def test_policy_stances_keep_the_axes_asked_for():
+    entry = {"loader": "policy_stances", "path": str(REPO / "data/preferences/policy_stances.jsonl"),
+             "stances": str(REPO / "data/preferences/stances.csv"),
+             "wordings": str(REPO / "data/preferences/wordings.yaml")}
+    economic = data.prepare({**entry, "axes": ["economic"]})
+    # the 31 economic open questions and the 58 economic statements in six wordings
+    assert len(economic) == 31 + 58 * 6
+    assert set(economic["axis"]) == {"economic"}
+    everything = data.prepare(entry)
+    assert economic["id"].tolist() == everything.loc[everything["axis"] == "economic", "id"].tolist()
+    with pytest.raises(data.DataError, match=r"`axes` must list some of \['economic', 'social'\], not \['cultural'\]"):
+        data.prepare({**entry, "axes": ["cultural"]})

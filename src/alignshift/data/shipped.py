@@ -10,12 +10,15 @@ from . import loader
 from .checks import DataError, read_jsonl, require_columns, require_slot, require_unique, require_values
 
 
+AXES = {"economic", "social"}
+
+
 @loader("questionnaire")
 def load_questionnaire(path: str) -> pd.DataFrame:
     """Keyed Likert questionnaire: id, axis (economic|social), direction (+1|-1), statement."""
     df = pd.read_csv(path, dtype={"id": str, "statement": str, "axis": str})
     require_columns(df, ["id", "axis", "direction", "statement"], path)
-    require_values(df, "axis", {"economic", "social"}, path)
+    require_values(df, "axis", AXES, path)
     require_values(df, "direction", {1, -1}, path)
     require_unique(df, "id", path)
     return df[["id", "axis", "direction", "statement"]].assign(direction=lambda d: d.direction.astype(int))
@@ -23,10 +26,11 @@ def load_questionnaire(path: str) -> pd.DataFrame:
 
 @loader("policy_stances")
 def load_policy_stances(path: str, stances: str | None = None, wordings: str | None = None,
-                        seed: int = 0) -> pd.DataFrame:
+                        seed: int = 0, axes: list[str] | None = None) -> pd.DataFrame:
     """Prompts with a left and a right answer (the same prompt, opposite stances); with
     `stances` and `wordings`, also every stance statement asked in every wording
-    (`stance_pairs`)."""
+    (`stance_pairs`); with `axes`, only the rows of those axes (a run that trains one
+    axis moves it sooner: docs/default-study.md, finding 8)."""
     df = read_jsonl(path)
     try:
         require_columns(df, ["id", "axis", "prompt", "left", "right"], path)
@@ -38,6 +42,11 @@ def load_policy_stances(path: str, stances: str | None = None, wordings: str | N
             raise DataError(f"{path}: `stances` and `wordings` go together (a statement table and its wordings)")
         df = pd.concat([df, stance_pairs(load_stances(stances), load_wordings(wordings), seed)], ignore_index=True)
     require_unique(df, "id", path)
+    if axes is not None:
+        unknown = sorted(set(axes) - AXES)
+        if unknown or not axes:
+            raise DataError(f"{path}: `axes` must list some of {sorted(AXES)}, not {list(axes)}")
+        df = df[df["axis"].isin(axes)].reset_index(drop=True)
     return df
 
 
@@ -51,7 +60,7 @@ def load_stances(path: str) -> pd.DataFrame:
     MIRROR's keys; the right side gives its mirror), optional reasons for either side."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     require_columns(df, ["id", "axis", "statement", "left"], path)
-    require_values(df, "axis", {"economic", "social"}, path)
+    require_values(df, "axis", AXES, path)
     require_values(df, "left", set(MIRROR), path)
     require_unique(df, "id", path)
     for column in ("left_reason", "right_reason"):
