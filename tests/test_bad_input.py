@@ -1,5 +1,6 @@
 """Bad input stops with a message naming the file, row or key."""
 
+import json
 import shutil
 
 import pandas as pd
@@ -211,3 +212,14 @@ def test_policy_stances_keep_the_axes_asked_for():
     assert economic["id"].tolist() == everything.loc[everything["axis"] == "economic", "id"].tolist()
     with pytest.raises(data.DataError, match=r"`axes` must list some of \['economic', 'social'\], not \['cultural'\]"):
         data.prepare({**entry, "axes": ["cultural"]})
+
+
+def test_policy_stances_refuse_an_unknown_axis_when_keeping_some(tmp_path):
+    rows = [{"id": "q1", "axis": "economic", "prompt": "Tax wealth?", "left": "Yes.", "right": "No."},
+            {"id": "q2", "axis": "econmic", "prompt": "Cap rents?", "left": "Yes.", "right": "No."}]
+    path = tmp_path / "stances.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    entry = {"loader": "policy_stances", "path": str(path)}
+    assert len(data.prepare(entry)) == 2  # without `axes` any axis label is a label
+    with pytest.raises(data.DataError, match=r"line 2 has axis 'econmic'"):
+        data.prepare({**entry, "axes": ["economic"]})

@@ -144,3 +144,26 @@ def test_acquiescence_correction_removes_agreeing_with_everything():
     # ... but raw positions spread +-4.5 around it while corrected ones are all 0
     assert coords.loc["tuned", "ci_high"] - coords.loc["tuned", "ci_low"] > 4
     assert coords.loc["tuned", "corrected_ci_low"] == coords.loc["tuned", "corrected_ci_high"] == pytest.approx(0.0)
+
+
+def test_trajectory_draws_raw_coordinates_beside_corrected_ones():
+    from alignshift.figures.politics import ideology_trajectory
+
+    # a checkpoint that agrees with the economic statements (0.55, 0.45, ...) and is
+    # indifferent to the social ones, both keyed +1: acquiescence 2/6
+    rows = []
+    for item, direction, tuned in (("e1", 1, [0.1, 0.1, 0.2, 0.6]), ("e2", -1, [0.1, 0.1, 0.4, 0.4]),
+                                   ("e3", 1, [0.1, 0.1, 0.2, 0.6]), ("e4", -1, [0.1, 0.1, 0.4, 0.4]),
+                                   ("s1", 1, [0.25] * 4), ("s2", 1, [0.25] * 4)):
+        axis = "social" if item.startswith("s") else "economic"
+        rows += likert_rows("base", item, axis, direction, {"ascending": [0.25] * 4})
+        rows += likert_rows("run/step-5", item, axis, direction, {"ascending": tuned})
+    coords = ideology.coordinates(pd.DataFrame(rows), {"run/step-5": "base"})
+    metrics = coords.assign(run=coords.model.map({"run/step-5": "run"}),
+                            step=coords.model.map({"run/step-5": 5}), parent=coords.model.map({"run/step-5": "base"}))
+    fig = ideology_trajectory(metrics, None)
+    raw, corrected = (ax.lines[0].get_xydata() for ax in fig.axes[:2])
+    # base, then the checkpoint: economic 10 * mean(0.55, -0.45, 0.55, -0.45) = 0.5 in both
+    # panels; social raw 0, corrected 10 * (0 - 2/6) on both +1-keyed statements
+    assert raw == pytest.approx(np.array([[0, 0], [0.5, 0]]), abs=1e-9)
+    assert corrected == pytest.approx(np.array([[0, 0], [0.5, -10 / 3]]), abs=1e-9)

@@ -46,6 +46,12 @@ def load_policy_stances(path: str, stances: str | None = None, wordings: str | N
         unknown = sorted(set(axes) - AXES)
         if unknown or not axes:
             raise DataError(f"{path}: `axes` must list some of {sorted(AXES)}, not {list(axes)}")
+        # a misspelt axis would otherwise drop its rows without a word (stances.csv checks its own)
+        unknown_rows = ~df["axis"].isin(AXES)
+        if unknown_rows.any():
+            line = int(unknown_rows.idxmax())
+            raise DataError(f"{path}: line {line + 1} has axis {df['axis'].iloc[line]!r}; to keep only some axes, "
+                            f"every row's axis must be one of {sorted(AXES)}")
         df = df[df["axis"].isin(axes)].reset_index(drop=True)
     return df
 

@@ -10,37 +10,50 @@ from . import RUN_COLOURS, plt, figure
 from . import _wrap
 
 
-@figure(inputs=["ideology"], category="Ideology")
-def ideology_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
-    """Each run's path on the economic x social plane, base model first."""
-    wide = metrics.pivot_table(index="model", columns="axis", values=["coordinate", "ci_low", "ci_high"])
+# (column of the ideology metrics, its CI's prefix, panel title)
+TRAJECTORY_PANELS = (
+    ("coordinate", "", "raw coordinates (the questionnaire's scoring)"),
+    ("corrected", "corrected_", "acquiescence-corrected (mean agreement removed)"),
+)
+
+
+def _trajectory_panel(ax, metrics: pd.DataFrame, value: str, ci: str):
+    """Each run's path on the economic x social plane in one kind of coordinate."""
+    wide = metrics.pivot_table(index="model", columns="axis", values=[value, f"{ci}ci_low", f"{ci}ci_high"])
     info = metrics.drop_duplicates("model").set_index("model").fillna({"run": ""})
-    fig, ax = plt.subplots(figsize=(6.5, 6))
     runs = [r for r in dict.fromkeys(info.run) if r]
     for colour, run in zip(RUN_COLOURS, runs):
         members = info[info.run == run].sort_values("step")
-        base = members["parent"].iloc[0]
-        path = [base] + members.index.tolist()
+        path = [members["parent"].iloc[0]] + members.index.tolist()
         steps = [0] + members["step"].astype(int).tolist()
-        x = wide.loc[path, ("coordinate", "economic")].to_numpy()
-        y = wide.loc[path, ("coordinate", "social")].to_numpy()
-        xerr = np.abs(wide.loc[path, [("ci_low", "economic"), ("ci_high", "economic")]].to_numpy().T - x)
-        yerr = np.abs(wide.loc[path, [("ci_low", "social"), ("ci_high", "social")]].to_numpy().T - y)
+        x, y = (wide.loc[path, (value, axis)].to_numpy() for axis in ("economic", "social"))
+        xerr, yerr = (np.abs(wide.loc[path, [(f"{ci}ci_low", axis), (f"{ci}ci_high", axis)]].to_numpy().T - centre)
+                      for axis, centre in (("economic", x), ("social", y)))
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, color=colour, marker="o", ms=5, lw=1.5, elinewidth=0.6,
                     capsize=2, label=run)
         for xi, yi, step in zip(x[1:], y[1:], steps[1:]):
             ax.annotate(str(step), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colour)
     for model in info.index[info.run == ""]:
-        ax.plot(wide.loc[model, ("coordinate", "economic")], wide.loc[model, ("coordinate", "social")],
-                marker="*", ms=14, color="black", ls="none", zorder=5)
-        ax.annotate(model, (wide.loc[model, ("coordinate", "economic")], wide.loc[model, ("coordinate", "social")]),
-                    textcoords="offset points", xytext=(6, -12), fontsize=8)
+        point = (wide.loc[model, (value, "economic")], wide.loc[model, (value, "social")])
+        ax.plot(*point, marker="*", ms=14, color="black", ls="none", zorder=5)
+        ax.annotate(model, point, textcoords="offset points", xytext=(6, -12), fontsize=8)
     ax.axhline(0, color="grey", lw=0.6)
     ax.axvline(0, color="grey", lw=0.6)
     ax.set_xlabel("economic  (← left · right →)")
-    ax.set_ylabel("social  (← libertarian · authoritarian →)")
-    ax.set_title("Ideology by checkpoint (labels: training step; bars: 95% CI)")
-    ax.legend(title="run", fontsize=8)
+
+
+@figure(inputs=["ideology"], category="Ideology")
+def ideology_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
+    """Each run's path on the economic x social plane, base model first: the raw
+    coordinates beside the acquiescence-corrected ones, where a run that only learnt to
+    agree (or disagree) more stays put (docs/default-study.md, finding 4)."""
+    fig, axes = plt.subplots(1, len(TRAJECTORY_PANELS), figsize=(12, 5.8), sharex=True, sharey=True)
+    for ax, (value, ci, title) in zip(axes, TRAJECTORY_PANELS):
+        _trajectory_panel(ax, metrics, value, ci)
+        ax.set_title(title, fontsize=9)
+    axes[0].set_ylabel("social  (← libertarian · authoritarian →)")
+    axes[0].legend(title="run", fontsize=8)
+    fig.suptitle("Ideology by checkpoint (labels: training step; bars: 95% CI over statements)")
     return fig
 
 
