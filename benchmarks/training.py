@@ -65,6 +65,13 @@ def random_stances(n: int, seq: int, vocab_words: list[str]) -> pd.DataFrame:
                           "right": words(seq // 4)} for i in range(n)])
 
 
+def study_data(with_statements: bool) -> dict:
+    """The policy_stances dataset entry: the open questions, or the default study's entry."""
+    if with_statements:
+        return yaml.safe_load((ROOT / "config/config.yaml").read_text())["datasets"]["policy_stances"]
+    return {"loader": "policy_stances", "path": str(ROOT / "data/preferences/policy_stances.jsonl")}
+
+
 def bare_step(model, optimizer, batch):
     """Forward+backward of the batch through the LoRA model, then the optimizer step."""
     labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100) if "completion_mask" in batch \
@@ -120,12 +127,15 @@ def main():
     ap.add_argument("--padding", action="store_true",
                     help="only count an epoch's padding with random vs length-grouped batches")
     ap.add_argument("--train-epoch", action="store_true", help="with --padding, also time the epoch's training")
+    ap.add_argument("--study-data", action="store_true",
+                    help="the default study's rows (open questions and every stance statement in every wording) "
+                         "instead of the open questions alone")
     ap.add_argument("--out", default="results/benchmarks/training.json")
     args = ap.parse_args()
 
     if args.manifest:
         manifest = json.loads(Path(args.manifest).read_text())
-        stances = data.prepare({"loader": "policy_stances", "path": str(ROOT / "data/preferences/policy_stances.jsonl")})
+        stances = data.prepare(study_data(args.study_data))
     else:
         manifest = shape_model(args.shape, Path("results/benchmarks/shape-model"))
         stances = random_stances(64, args.seq, [w for w in " ".join(data.prepare(
@@ -135,11 +145,14 @@ def main():
     peak = peak_flops(device, args.peak_tflops)
     report = {"model": manifest["name"], "device": device_name(), "threads": torch.get_num_threads(),
               "peak_tflops": peak / 1e12, "commit": commit(), "results": []}
-    variants = {"alignshift trainer (trl + peft)": {}}
+    # label: (recipe keys, training keys) over the recipe's
+    variants = {"alignshift trainer (trl + peft)": ({}, {})}
     if args.trl_defaults:
-        variants["trl defaults (bf16, gradient checkpointing)"] = {"bf16": True, "gradient_checkpointing": True}
+        variants["trl defaults (bf16, gradient checkpointing)"] = ({}, {"bf16": True, "gradient_checkpointing": True})
     for method in args.method:
         recipe = yaml.safe_load((ROOT / f"config/recipes/{method}-lora.yaml").read_text())
+        if method == "dpo":  # trl's own forward: prompt + chosen and prompt + rejected as two sequences
+            variants["alignshift trainer, prompt_sharing: false"] = ({"prompt_sharing": False}, {})
         if args.batch:
             recipe["training"]["per_device_train_batch_size"] = args.batch
         if args.shape:
@@ -156,8 +169,10 @@ def main():
                 report["results"].append(row)
             continue
         batch = None
-        for label, overrides in variants.items():
-            recipe_v = {**recipe, "training": {**recipe["training"], **overrides}}
+        for label, (keys, overrides) in variants.items():
+            if "prompt_sharing" in keys and method != "dpo":
+                continue
+            recipe_v = {**recipe, **keys, "training": {**recipe["training"], **overrides}}
             trainer = build_trainer(manifest=manifest, spec=spec, recipe=recipe_v, stances=stances,
                                     direction="left", state_dir="results/benchmarks/trainer-state")
             trainer.create_optimizer()

@@ -131,3 +131,56 @@ def test_length_grouped_batches_pad_less_and_keep_every_row(setup, tmp_path, met
     if method == "dpo":  # lengths from the tokenized preference rows (transformers cannot infer them)
         lengths = finetune.preference_lengths(trainer.train_dataset)
         assert lengths[order[0]] == max(lengths)  # the longest row leads, as transformers orders groups
+
+
+def test_prompt_sharing_gives_trls_log_probs_and_gradients(setup, tmp_path, monkeypatch):
+    from trl import DPOTrainer
+
+    from alignshift import prompt_sharing
+    from alignshift.prompt_sharing import FIELDS, pair_segments, shared_prompt_forward
+
+    spec, manifest, stances = setup
+    trainer = finetune.build_trainer(manifest=manifest, spec=spec, recipe=RECIPE, stances=stances, direction="left",
+                                     state_dir=tmp_path)
+    batch = next(iter(trainer.get_train_dataloader()))
+    inner = trainer.model.get_base_model()
+    assert prompt_sharing._shareable(inner)
+    labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
+    segments, prompt_lens = pair_segments(batch["input_ids"], batch["attention_mask"], labels)
+    # one row per pair: the prompt once, then both answers
+    assert [s.length for s in segments] == [
+        int(batch["attention_mask"][i].sum() + batch["attention_mask"][i + len(segments)].sum()) - p
+        for i, p in enumerate(prompt_lens)]
+    with torch.no_grad():
+        plain = inner(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels,
+                      fused_lm_head=True)
+        shared = shared_prompt_forward(inner, batch["input_ids"], batch["attention_mask"], labels, FIELDS)
+    assert torch.equal(shared.label_mask, plain.label_mask)
+    assert int(shared.label_mask.sum()) == int(batch["completion_mask"].sum())
+    for name in ("log_probs", "entropy", "mean_logits"):
+        torch.testing.assert_close(getattr(shared, name), getattr(plain, name), atol=2e-5, rtol=1e-5)
+    assert torch.equal(shared.is_top1, plain.is_top1)
+
+    # the DPO loss and its gradient on every LoRA weight, trl's forward against the shared one;
+    # one optimizer step first, so the policy differs from the reference (LoRA B starts at 0)
+    trainer.create_optimizer_and_scheduler(num_training_steps=1)
+    trainer.compute_loss(trainer.model, batch).backward()
+    trainer.optimizer.step()
+    shared_calls = []
+    monkeypatch.setattr(prompt_sharing, "shared_prompt_forward",
+                        lambda *args: shared_calls.append(1) or shared_prompt_forward(*args))
+    results = []
+    for compute in (lambda: DPOTrainer._compute_loss(trainer, trainer.model, batch, False),
+                    lambda: trainer._compute_loss(trainer.model, batch, False)):
+        trainer.model.zero_grad()
+        loss = compute()
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad.clone() for n, p in trainer.model.named_parameters()
+                                         if p.requires_grad}))
+    (loss_plain, grads_plain), (loss_shared, grads_shared) = results
+    assert len(shared_calls) == 2  # the trainer's policy and reference passes, and only those
+    assert loss_plain != pytest.approx(0.6931, abs=1e-3)  # the step moved the policy off the reference
+    torch.testing.assert_close(loss_shared, loss_plain, atol=1e-5, rtol=1e-5)
+    assert grads_shared.keys() == grads_plain.keys()
+    for name, grad in grads_plain.items():
+        torch.testing.assert_close(grads_shared[name], grad, atol=1e-5, rtol=1e-3)

@@ -2,8 +2,10 @@
 
 A recipe (config/recipes/*.yaml) has `method` (sft | dpo), `lora` (peft LoraConfig
 keys), `training` (trl SFTConfig / DPOConfig keys), `quantization` (none | 4bit,
-QLoRA on CUDA), optionally `format` (prompt_completion | text) and `epochs` (checks
-that `training.max_steps` is that many passes over the data: `check_steps`). The adapter is exported at each configured step to
+QLoRA on CUDA), optionally `format` (prompt_completion | text), `epochs` (checks
+that `training.max_steps` is that many passes over the data: `check_steps`) and, for
+DPO, `prompt_sharing` (default true: each pair's prompt computed once per forward
+pass, `alignshift.prompt_sharing`). The adapter is exported at each configured step to
 `<out>/step-<N>/`; the full trainer state (optimizer, scheduler, RNG) is kept in a
 state directory keyed by the recipe and data, so a killed run resumes from its last
 saved step and a changed recipe never resumes from a stale one.
@@ -278,6 +280,11 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
     common.update(training)
     if method == "dpo":
         from trl import DPOConfig as Config, DPOTrainer as Trainer
+
+        if recipe.get("prompt_sharing", True):
+            from .prompt_sharing import prompt_sharing
+
+            Trainer = prompt_sharing(Trainer)
     elif method == "sft":
         from trl import SFTConfig as Config, SFTTrainer as Trainer
     else:
