@@ -184,3 +184,23 @@ def test_prompt_sharing_gives_trls_log_probs_and_gradients(setup, tmp_path, monk
     assert grads_shared.keys() == grads_plain.keys()
     for name, grad in grads_plain.items():
         torch.testing.assert_close(grads_shared[name], grad, atol=1e-5, rtol=1e-3)
+
+
+def test_prompt_sharing_leaves_to_trl_the_batches_it_cannot_share():
+    from alignshift.prompt_sharing import pair_segments
+
+    # [chosen; rejected]: prompt 5 6 7, answers (8 9) and (4), right-padded with 0
+    ids = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 4, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
+    labels = torch.tensor([[-100, -100, -100, 8, 9], [-100, -100, -100, 4, -100]])
+    segments, prompt_lens = pair_segments(ids, mask, labels)
+    assert prompt_lens == [3]
+    assert (segments[0].prompt, segments[0].continuations) == ([5, 6, 7], [(0, [8, 9]), (1, [4])])
+    other_prompt = ids.clone()
+    other_prompt[1, 1] = 2
+    assert pair_segments(other_prompt, mask, labels) is None
+    no_answer = labels.clone()
+    no_answer[1, 3] = -100  # an answer truncated to nothing
+    assert pair_segments(ids, mask, no_answer) is None
+    left_padded = (torch.tensor([[5, 6, 7, 8, 9], [0, 5, 6, 7, 4]]), torch.tensor([[1, 1, 1, 1, 1], [0, 1, 1, 1, 1]]))
+    assert pair_segments(*left_padded, torch.tensor([[-100, -100, -100, 8, 9], [-100, -100, -100, -100, 4]])) is None
