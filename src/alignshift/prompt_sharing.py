@@ -90,6 +90,8 @@ def shared_prompt_forward(model, input_ids, attention_mask, labels, outputs: tup
     ids, positions, mask, row, source, target, owners = _build_batch([[s] for s in segments], 0, dtype)
     hidden = model.get_decoder()(input_ids=ids.to(device), position_ids=positions.to(device),
                                  attention_mask=mask.to(device), use_cache=False).last_hidden_state
+    # split over GPUs (`device_map: auto`), the body can end on another device than the head
+    hidden = hidden.to(device)
     logits = head(hidden[row.to(device), source.to(device)]).float()
     target = target.to(device)
     log_softmax = torch.log_softmax(logits, dim=-1)
