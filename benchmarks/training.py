@@ -151,8 +151,9 @@ def main():
         variants["trl defaults (bf16, gradient checkpointing)"] = ({}, {"bf16": True, "gradient_checkpointing": True})
     for method in args.method:
         recipe = yaml.safe_load((ROOT / f"config/recipes/{method}-lora.yaml").read_text())
+        timed_variants = dict(variants)
         if method == "dpo":  # trl's own forward: prompt + chosen and prompt + rejected as two sequences
-            variants["alignshift trainer, prompt_sharing: false"] = ({"prompt_sharing": False}, {})
+            timed_variants["alignshift trainer, prompt_sharing: false"] = ({"prompt_sharing": False}, {})
         if args.batch:
             recipe["training"]["per_device_train_batch_size"] = args.batch
         if args.shape:
@@ -169,9 +170,7 @@ def main():
                 report["results"].append(row)
             continue
         batch = None
-        for label, (keys, overrides) in variants.items():
-            if "prompt_sharing" in keys and method != "dpo":
-                continue
+        for label, (keys, overrides) in timed_variants.items():
             recipe_v = {**recipe, **keys, "training": {**recipe["training"], **overrides}}
             trainer = build_trainer(manifest=manifest, spec=spec, recipe=recipe_v, stances=stances,
                                     direction="left", state_dir="results/benchmarks/trainer-state")
@@ -182,7 +181,7 @@ def main():
             model = trainer.model.train()
             batch = batch or {k: v.to(model.device) for k, v in next(iter(trainer.get_train_dataloader())).items()}
             params = n_params(model)
-            if not overrides:
+            if not keys and not overrides:  # the bare step once, beside the trainer as configured
                 report["results"].append({"method": method, **measure(
                     f"{method}: bare forward+backward+optimizer", lambda b: bare_step(model, trainer.optimizer, b),
                     batch, args.repeats, params, peak)})
