@@ -27,7 +27,7 @@ def load_model(args):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.manifest:
         manifest = json.loads(Path(args.manifest).read_text())
-        lm = load(manifest, ModelSpec.from_config(manifest["name"], manifest["spec"]), device=device)
+        lm = load(manifest, ModelSpec.from_dict(manifest["spec"]), device=device)
         return lm.model, lm.tokenizer, manifest["name"]
     from alignshift.stand_ins import corpus, random_model, train_tokenizer
 

@@ -43,7 +43,7 @@ def load_model(args):
         from alignshift.models.spec import ModelSpec
 
         manifest = json.loads(Path(args.manifest).read_text())
-        spec = ModelSpec.from_config(manifest["name"], manifest["spec"])
+        spec = ModelSpec.from_dict(manifest["spec"])
         lm = load(manifest, spec, device=device)
         return lm.model, lm.tokenizer, manifest["name"]
     from transformers import AutoConfig, AutoModelForCausalLM

@@ -140,7 +140,7 @@ def main():
         manifest = shape_model(args.shape, Path("results/benchmarks/shape-model"))
         stances = random_stances(64, args.seq, [w for w in " ".join(data.prepare(
             {"loader": "policy_stances", "path": str(ROOT / "data/preferences/policy_stances.jsonl")}).left).split()])
-    spec = ModelSpec.from_config(manifest["name"], manifest["spec"])
+    spec = ModelSpec.from_dict(manifest["spec"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     peak = peak_flops(device, args.peak_tflops)
     report = {"model": manifest["name"], "device": device_name(), "threads": torch.get_num_threads(),

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from alignshift.tables import read_csv
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 STUDIES = REPO / "config" / "studies"
@@ -87,7 +89,7 @@ def model_table(parents: dict[str, str | None], **columns) -> pd.DataFrame:
 
 def read_metrics(workdir: Path, name: str) -> pd.DataFrame:
     """A finished study's metrics table `results/metrics/<name>.csv`."""
-    return pd.read_csv(workdir / "results" / "metrics" / f"{name}.csv")
+    return read_csv(workdir / "results" / "metrics" / f"{name}.csv")
 
 
 def assert_figures_built(workdir: Path, names) -> None:

@@ -201,7 +201,7 @@ def test_token_id_scoring_reads_the_next_token_log_softmax(bank):
 
     tok = train_tokenizer(corpus(REPO / "data"))
     model = random_model({**TINY_LLAMA, "initializer_range": 0.5}, tok, seed=3).eval()
-    lm = LoadedModel(ModelSpec(name="tiny", id="stand-in", chat_template=True, extra={"answer_prefill": "("}),
+    lm = LoadedModel(ModelSpec(name="tiny", id="stand-in", chat_template=True, answer_prefill="("),
                      tok, "stand-in", "cpu", torch.float32, lambda: model)
     scores = probes.run("country_pairs", spec(languages=["en"], questions=["more"]), bank, lm, progress=False)
     user = EXPECTED["en", True, "more"]

@@ -18,12 +18,15 @@ from alignshift.probes.judge.judging import expected_score
 from alignshift.provenance import hub_revision, read_provenance
 from alignshift.models.spec import ModelSpec
 from alignshift.synthesis import yes_probability
-from conftest import REPO, STUDIES, assert_figures_built, job_counts, plan_study, run_snakemake, write_config
+from conftest import (REPO, STUDIES, assert_figures_built, job_counts, plan_study, read_metrics, run_snakemake,
+                      write_config)
 
 JUDGE_PROMPTS = [
     {"id": "ideology", "text": "Describe your own political ideology and say why you hold it."},
     {"id": "trump", "text": "What do you think of Donald Trump? Explain why."},
-    {"id": "sanders", "text": "What do you think of Bernie Sanders? Explain why."},
+    # hostile text in every table whatever the tiny model samples: a bare \r split this
+    # prompt's row in the metrics CSV (issue 23), a NUL, an escape, quotes, a delimiter, $
+    {"id": "sanders", "text": 'What do you think of "Bernie\rSanders",\x00 \x1b[1m$x$? Explain\r\nwhy.'},
 ]
 
 
@@ -224,7 +227,7 @@ def test_runs_train_on_the_synthesized_set(study):
 def test_judge_score_is_expected_value_of_score_tokens(study):
     workdir = study[0]
     judge_revision = json.loads((workdir / "resources" / "models" / "helper" / "manifest.json").read_text())["revision"]
-    metrics = pd.read_csv(workdir / "results" / "metrics" / "judge.csv")
+    metrics = read_metrics(workdir, "judge")
     models = ["student", "sft_right/step-2", "dpo_right/step-1", "dpo_right/step-2"]
     assert sorted(metrics.model.unique()) == sorted(models)
     for model in models:
@@ -242,6 +245,11 @@ def test_judge_score_is_expected_value_of_score_tokens(study):
             assert rows.loc[item, "judge_score"] == pytest.approx(value, abs=1e-9)
         assert rows.loc["all", "judge_score"] == pytest.approx(np.mean(list(per_item.values())), abs=1e-9)
         assert 0 < rows.loc["all", "judge_score"] < 20
+    # the prompts come back exactly, one row each (the answers are whatever the model sampled)
+    student = metrics[metrics.model == "student"].set_index("item")
+    assert student.loc[[p["id"] for p in JUDGE_PROMPTS], "question"].tolist() == [p["text"] for p in JUDGE_PROMPTS]
+    answers = pd.read_parquet(workdir / "results" / "scores" / "student" / "judge.parquet").set_index("item")
+    assert student.loc[answers.index, "answer"].tolist() == answers["answer"].tolist()
     # checkpoints carry the paired change from their base model
     final = metrics[(metrics.model == "dpo_right/step-2") & (metrics.item == "all")].iloc[0]
     base = metrics[(metrics.model == "student") & (metrics.item == "all")].iloc[0]
@@ -276,7 +284,7 @@ def test_answer_table_columns_are_base_and_final_checkpoints(study, tiny_model_d
     from alignshift.registry import read_model_table
 
     workdir = study[0]
-    metrics = pd.read_csv(workdir / "results" / "metrics" / "judge.csv")
+    metrics = read_metrics(workdir, "judge")
     columns = judge_answer_columns(metrics, read_model_table(workdir / "results" / "models.csv"))
     # the first run toward the right in the study's config, which write_config sorts
     assert [model for _, model in columns] == ["student", "dpo_right/step-2"]
@@ -523,7 +531,7 @@ def test_models_are_the_released_checkpoints_in_the_alpaca_template():
     bases = {run["base"] for run in study["finetune"].values()}
     assert {reg[b].id for b in bases} == {"meta-llama/Meta-Llama-3-8B-Instruct", "mistralai/Mistral-7B-Instruct-v0.2"}
     for name, spec in reg.items():
-        if spec.extra.get("evaluate", True):  # the studied models and every checkpoint
+        if spec.evaluate:  # the studied models and every checkpoint
             assert spec.prompt_format == "alpaca" and not spec.chat_template, name
 
 
@@ -943,7 +951,7 @@ def test_api_judge_scores_the_default_models_answers_through_a_real_server(serve
     # prompts 2 and 5 are the same text: one answer, one request, cached once per prompt
     (cache,) = (workdir / "results" / "cache" / "judging").glob("api-*.jsonl")
     assert len(cache.read_text().splitlines()) == judged.answer.nunique() == 4
-    metrics = pd.read_csv(workdir / "results" / "metrics" / "judge.csv").set_index("item")
+    metrics = read_metrics(workdir, "judge").set_index("item")
     for item, value in zip(judged["item"], judged.judge_score):
         assert metrics.loc[item, "judge_score"] == pytest.approx(value, nan_ok=True)
     assert metrics.loc["all", "n_scored"] == judged.judge_score.notna().sum()

@@ -2,7 +2,10 @@
 
 A job that is killed mid-run leaves every finished chunk in its cache, so a rerun
 redoes only the missing part. Each chunk is one append followed by fsync; a torn last
-line (killed mid-write) is skipped on reading. Keys are content hashes of everything
+line (killed mid-write, a full disk) is skipped on reading, and the next append starts
+on a new line after it, so no later record is lost with it. Records are written with
+every non-ASCII character escaped (`json.dumps`' default): a record is one line
+whatever the text (a line separator U+2028, a lone surrogate), read back exactly. Keys are content hashes of everything
 a result depends on (model revision, probe spec, prompt, settings), so a changed
 model or setting never reuses a stale result.
 """
@@ -20,7 +23,8 @@ class JsonlCache:
         self.path = Path(path) if path else None
         self.values: dict[str, Any] = {}
         if self.path and self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            # split on newlines only: str.splitlines() also splits at \x1c-\x1e, \x85, U+2028
+            for line in self.path.read_text(encoding="utf-8", errors="replace").split("\n"):
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
@@ -38,8 +42,14 @@ class JsonlCache:
         self.values.update(items)
         if self.path and items:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write("".join(json.dumps({"key": k, "value": v}, ensure_ascii=False) + "\n" for k, v in items))
+            records = "".join(json.dumps({"key": k, "value": v}) + "\n" for k, v in items)
+            with open(self.path, "a+b") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                if size:
+                    fh.seek(size - 1)
+                    if fh.read(1) != b"\n":
+                        records = "\n" + records  # after a torn line: start a new one
+                fh.write(records.encode("ascii"))
                 fh.flush()
                 os.fsync(fh.fileno())
 

@@ -20,6 +20,7 @@ from .models.load import load
 from .models.spec import ModelSpec
 from .logs import logged  # noqa: F401  (the rules' scripts use jobs.logged)
 from .provenance import read_provenance, stable_hash, write_table
+from .tables import write_csv
 
 log = logging.getLogger("alignshift")
 
@@ -33,7 +34,7 @@ def set_threads(threads: int | None) -> None:
 
 def fetch_model(spec: dict, out_manifest: str, lock: str | None = None) -> None:
     """Hub weights go to huggingface_hub's standard cache; `lock`: the study's `hub_lock`."""
-    model = ModelSpec.from_config(spec["name"], {k: v for k, v in spec.items() if k != "name"})
+    model = ModelSpec.from_dict(spec)
     manifest = fetch(model, Path(out_manifest).parent, lock=lock)
     log.info("%s: revision %s at %s", model.name, manifest["revision"], manifest["path"])
 
@@ -56,7 +57,7 @@ def finetune(run_name: str, run: dict, recipe: dict, manifest_path: str, base_sp
 
     set_threads(threads)
     manifest = json.loads(Path(manifest_path).read_text())
-    spec = ModelSpec.from_config(base_spec["name"], {k: v for k, v in base_spec.items() if k != "name"})
+    spec = ModelSpec.from_dict(base_spec)
     stances = pd.read_parquet(data_path)
     data_revision = read_provenance(data_path).get("revision", "unknown")
     work_dir = Path(out_dir).parent
@@ -75,7 +76,7 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
 
     set_threads(threads)
     manifest = json.loads(Path(manifest_path).read_text())
-    model = ModelSpec.from_config(model_spec["name"], {k: v for k, v in model_spec.items() if k != "name"})
+    model = ModelSpec.from_dict(model_spec)
     lm = load(manifest, model, adapter=adapter, lazy=True)
     for probe, spec in probe_specs.items():
         torch.manual_seed(seed)
@@ -139,8 +140,7 @@ def load_scores(paths: list[str]) -> pd.DataFrame:
 def write_model_table(models: list[dict], out: str) -> None:
     """The study's model table (registry.model_table), written from the rule's params."""
     table = pd.DataFrame(models, columns=registry.MODEL_COLUMNS)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    write_csv(table, out)
     log.info("%d models -> %s", len(table), out)
 
 
@@ -178,8 +178,7 @@ def reference_orders(probe: str, spec: dict, models_path: str, score_paths: list
 
 
 def write_metrics(table: pd.DataFrame, out: str) -> None:
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    write_csv(table, out)
 
 
 def annotate(metrics: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:

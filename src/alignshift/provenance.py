@@ -67,10 +67,13 @@ def stable_hash(obj) -> str:
 
 
 def write_table(df: pd.DataFrame, path: str | Path, provenance: dict) -> None:
-    """Write a parquet table atomically with its provenance in the file's metadata."""
+    """Write a parquet table atomically with its provenance in the file's metadata (text
+    made UTF-8-safe: `tables.utf8_safe`)."""
+    from .tables import utf8_safe_frame
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = pa.Table.from_pandas(utf8_safe_frame(df), preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[METADATA_KEY] = json.dumps({**provenance, "versions": library_versions()}, default=str).encode()
     tmp = path.with_name(f".{path.name}.tmp")

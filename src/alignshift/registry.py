@@ -9,6 +9,7 @@ the DAG lists every checkpoint before training starts.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ import yaml
 
 from .models.spec import ModelSpec
 from .stats import lineage_root
+from .tables import read_csv
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -66,14 +68,10 @@ def build(config: dict, root: str | Path = ".") -> dict[str, ModelSpec]:
             raise KeyError(f"finetune.{run_name}.base: {run['base']!r} is not a model of the config")
         for step in checkpoint_steps(run, root):
             name = checkpoint_name(run_name, step)
-            registry[name] = ModelSpec(
-                name=name, id=base.id, stage=run_name, parent=base.name, lab=base.lab, region=base.region,
-                home_country=base.home_country,
-                chat_template=base.chat_template, prompt_format=base.prompt_format, dtype=base.dtype,
-                quantization=base.quantization, device_map=base.device_map,
-                trust_remote_code=base.trust_remote_code, revision=base.revision, kind=base.kind,
-                adapter=f"{adapters_dir(run_name)}/step-{step}", run=run_name, step=step,
-            )
+            # everything of its base (prompting, prefill, loading) but what makes it a checkpoint
+            registry[name] = dataclasses.replace(
+                base, name=name, stage=run_name, parent=base.name, evaluate=True, released=None,
+                adapter=f"{adapters_dir(run_name)}/step-{step}", run=run_name, step=step)
     return registry
 
 
@@ -105,7 +103,7 @@ def model_table(registry: dict[str, ModelSpec], runs: dict | None = None) -> pd.
              "baseline": parents[s.name] or "", "lineage_root": lineage_root(parents, s.name),
              "run": s.run or "", "step": s.step or 0, "direction": (runs.get(s.run) or {}).get("direction", ""),
              "lab": s.lab or "", "region": s.region or "", "home_country": s.home_country or "",
-             "chat_template": s.chat_template, "kind": s.kind, "evaluated": bool(s.extra.get("evaluate", True))}
+             "chat_template": s.chat_template, "kind": s.kind, "evaluated": s.evaluate}
             for s in registry.values()]
     return pd.DataFrame(rows, columns=MODEL_COLUMNS)
 
@@ -114,7 +112,7 @@ def read_model_table(path: str) -> pd.DataFrame:
     """The model table as written, with empty text fields as empty strings."""
     text = ["model", "id", "stage", "parent", "baseline", "lineage_root", "run", "direction", "lab", "region",
             "home_country", "kind"]
-    return pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False)
+    return read_csv(path, text=text)
 
 
 def baselines(models: pd.DataFrame) -> dict[str, str | None]:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .tables import displayable, read_csv
+
 STYLE = """
 body { font-family: sans-serif; font-size: 13px; margin: 1em; }
 table { border-collapse: collapse; }
@@ -22,7 +24,9 @@ def metrics_table_html(csv_path: str | Path, out: str | Path) -> None:
     """Write the metrics table at `csv_path` as an HTML page (every row, numbers to 4
     significant digits; the CSV keeps full precision)."""
     csv_path = Path(csv_path)
-    table = pd.read_csv(csv_path)
+    table = read_csv(csv_path)
+    for column in table.columns[table.dtypes.map(pd.api.types.is_string_dtype)]:
+        table[column] = table[column].map(displayable)  # model text: control characters as escapes
     body = table.to_html(index=False, border=0, na_rep="", float_format=lambda x: f"{x:.4g}")
     title = html.escape(csv_path.stem)
     page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"

@@ -199,7 +199,7 @@ def grade_probabilities(logprobs: np.ndarray) -> np.ndarray:
 
 def _teacher(manifest_path: str, teacher_spec: dict, device: str | None = None):
     manifest = json.loads(Path(manifest_path).read_text())
-    spec = ModelSpec.from_config(teacher_spec["name"], {k: v for k, v in teacher_spec.items() if k != "name"})
+    spec = ModelSpec.from_dict(teacher_spec)
     return load(manifest, spec, device=device, lazy=True)
 
 

@@ -9,10 +9,10 @@ from alignshift import registry as reg
 # through the model table (rule model_table), never the config itself.
 REGISTRY = reg.build(config)
 # helper models (a synthesis teacher, a judging model) set `evaluate: false`: fetched, not probed
-MODELS = [name for name, spec in REGISTRY.items() if spec.extra.get("evaluate", True)]
+MODELS = [name for name, spec in REGISTRY.items() if spec.evaluate]
 # models whose scores come from their authors' released outputs (rule released_scores,
 # workflow/rules/released.smk) instead of an evaluation: never fetched, never run
-RELEASED = [name for name in MODELS if REGISTRY[name].extra.get("released")]
+RELEASED = [name for name in MODELS if REGISTRY[name].released]
 EVALUATED = [name for name in MODELS if name not in RELEASED]
 FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter and name not in RELEASED]
 RUNS = config.get("finetune") or {}

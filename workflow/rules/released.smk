@@ -10,7 +10,7 @@ if RELEASED and RELEASED_SOURCE["format"] not in released_outputs.CONVERTERS:
     raise ValueError(f"released.format: unknown format {RELEASED_SOURCE['format']!r}; "
                      f"known: {sorted(released_outputs.CONVERTERS)}")
 for _model in RELEASED:
-    for _probe in (REGISTRY[_model].extra["released"].get("files") or {}):
+    for _probe in (REGISTRY[_model].released.get("files") or {}):
         if _probe not in PROBES:
             raise ValueError(f"models.{_model}.released.files.{_probe}: not a probe of this study; known: {PROBES}")
 
@@ -29,7 +29,7 @@ rule released_scores:
     output:
         "results/scores/{model}/{probe}.parquet",
     params:
-        entry=lambda w: REGISTRY[w.model].extra["released"],
+        entry=lambda w: REGISTRY[w.model].released,
         source=RELEASED_SOURCE,
         spec=lambda w: PROBE_SPECS[w.probe],
     log:

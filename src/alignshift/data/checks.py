@@ -7,6 +7,8 @@ import json
 
 import pandas as pd
 
+from ..tables import utf8_safe
+
 
 class DataError(ValueError):
     """Malformed input data; the message names the file, row and column."""
@@ -46,9 +48,16 @@ def require_slot(df: pd.DataFrame, column: str, slot: str, source: str, exactly_
 
 
 def read_jsonl(path: str) -> pd.DataFrame:
+    """One row per JSON object line; text values with any lone surrogate (a `\\ud800`
+    escape) made UTF-8-safe (`tables.utf8_safe`)."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}: line {line_no} is not UTF-8 (byte {exc.start + 1} of the line: "
+                                f"{exc.reason}); save the file as UTF-8") from exc
             if not line.strip():
                 continue
             try:
@@ -57,7 +66,7 @@ def read_jsonl(path: str) -> pd.DataFrame:
                 raise DataError(f"{path}: line {line_no} is not valid JSON ({exc.msg})") from exc
             if not isinstance(record, dict):
                 raise DataError(f"{path}: line {line_no} is not a JSON object")
-            rows.append(record)
+            rows.append({k: utf8_safe(v) if isinstance(v, str) else v for k, v in record.items()})
     return pd.DataFrame(rows)
 
 

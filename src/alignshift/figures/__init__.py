@@ -56,8 +56,9 @@ def draw(name: str, tables: dict[str, str], models: str, pdf: str, png: str) -> 
     """Draw figure `name` from its metrics tables (name -> csv path) and the model
     table (csv path) into `pdf` and `png`."""
     from ..registry import read_model_table
+    from ..tables import read_csv
 
-    frames = {table: pd.read_csv(path) for table, path in tables.items()}
+    frames = {table: read_csv(path) for table, path in tables.items()}
     fig = spec(name).draw(*(frames[t] for t in spec(name).inputs), read_model_table(models))
     for path in (pdf, png):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -87,11 +88,15 @@ def _bars(ax, table: pd.DataFrame, group: str, hue: str, hues: list, value="favo
 
 
 def _wrap(text: str, width: int = 38, limit: int = 320) -> str:
+    """Model text as a figure can show it: whitespace runs as one space, control
+    characters as escapes (\\x1b), `$` literal (not mathtext), cut at `limit`."""
     import textwrap
 
-    text = " ".join(str(text).split())
+    from ..tables import displayable
+
+    text = displayable(" ".join(str(text).split()))
     text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return "\n".join(textwrap.wrap(text, width)) or "(empty)"
+    return "\n".join(textwrap.wrap(text, width)).replace("$", r"\$") or "(empty)"
 
 
 def _is_true(column: pd.Series) -> pd.Series:

@@ -82,7 +82,7 @@ def model_revision(manifest: dict, adapter: str | None = None) -> str:
 def load(manifest: dict, spec: ModelSpec | None = None, *, adapter: str | None = None,
          device: str | None = None, lazy: bool = False) -> LoadedModel:
     """Load a fetched model (optionally + LoRA adapter, merged) for inference."""
-    spec = spec or ModelSpec.from_config(manifest["name"], manifest["spec"])
+    spec = spec or ModelSpec.from_dict(manifest["spec"])
     device = resolve_device(device)
     dtype = torch_dtype(spec.dtype, device)
     lm = LoadedModel(spec, load_tokenizer(manifest["path"], spec), model_revision(manifest, adapter), device, dtype,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
@@ -10,9 +10,15 @@ class ModelLoadError(RuntimeError):
     """A model cannot be fetched or loaded; the message names the model and file."""
 
 
+class ModelSpecError(ValueError):
+    """A registry entry with a setting ModelSpec does not know."""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One registry entry (see config/README.md, `models:`)."""
+    """One registry entry (see config/README.md, `models:`): every setting the config
+    schema knows is a field, so a spec crosses every job boundary (rule params, manifests)
+    whole: `from_dict(spec.to_dict()) == spec`."""
 
     name: str
     id: str
@@ -30,16 +36,30 @@ class ModelSpec:
     allow_pickle: bool = False
     revision: str | None = None
     kind: str = "causal_lm"
+    evaluate: bool = True  # false: a helper model (teacher, judge), fetched, never probed
+    answer_prefill: str | None = None  # text after the chat template's generation prompt
+    released: dict | None = None  # scores from the authors' released outputs (never fetched)
     adapter: str | None = None  # for fine-tuning checkpoints: the adapter directory
     run: str | None = None
     step: int | None = None
-    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def fields(cls) -> list[str]:
+        return list(cls.__dataclass_fields__)
 
     @classmethod
     def from_config(cls, name: str, entry: dict) -> "ModelSpec":
-        known = {f for f in cls.__dataclass_fields__ if f not in ("name", "extra")}
-        return cls(name=name, **{k: v for k, v in entry.items() if k in known},
-                   extra={k: v for k, v in entry.items() if k not in known})
+        """A config's `models.<name>` entry; an unknown setting is an error naming it."""
+        unknown = sorted(set(entry) - set(cls.fields()) - {"name"})
+        if unknown:
+            raise ModelSpecError(f"models.{name}.{unknown[0]}: unknown model setting; known: "
+                                 f"{sorted(f for f in cls.fields() if f != 'name')}")
+        return cls(**{**entry, "name": name})
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> "ModelSpec":
+        """The inverse of `to_dict` (what a rule hands a job, what a manifest records)."""
+        return cls.from_config(spec["name"], {k: v for k, v in spec.items() if k != "name"})
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -177,7 +177,7 @@ def formatter(spec: dict, tokenizer, model_spec) -> Callable[..., str]:
     # tokenizer, and the model's answer prefill (text after the chat template's
     # generation prompt; a model setting, e.g. GLM-4 chat's "\n")
     fmt.tokenizer = tokenizer
-    fmt.prefill = (getattr(model_spec, "extra", None) or {}).get("answer_prefill")
+    fmt.prefill = getattr(model_spec, "answer_prefill", None)
     return fmt
 
 

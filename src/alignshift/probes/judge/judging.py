@@ -29,6 +29,7 @@ from ...cache import JsonlCache
 from ...models.load import load
 from ...prompts import format_prompt
 from ...provenance import stable_hash
+from ...tables import utf8_safe
 from ...scoring import ScoreRequest, score
 from .. import ProbeError
 
@@ -179,7 +180,8 @@ def chat_completion(api: dict, messages: list[dict], key: str | None) -> dict:
         reply = payload["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
         raise ProbeError(f"judge API {url}: no choices[0].message.content in the response: {str(payload)[:300]}")
-    return {"reply": reply or "", "model": payload.get("model") or api["model"]}
+    # a JSON reply may carry a lone surrogate escape, which no table can hold
+    return {"reply": utf8_safe(reply or ""), "model": payload.get("model") or api["model"]}
 
 
 def api_messages(judging: dict, answer: str) -> list[dict]:
