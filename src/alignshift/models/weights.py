@@ -44,4 +44,5 @@ def check_weights_dir(path: Path, allow_pickle: bool = False) -> list[Path]:
         raise ModelLoadError(f"{path}: no model weights (*.safetensors) found")
     for f in files:
         check_safetensors(f)
-    return files
+    # the files that make the weights (and their revision): safetensors, else the opted-in pickles
+    return files or pickles
