@@ -34,6 +34,7 @@ include: "workflow/rules/judge.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/hub_lock.smk"
 
 
 rule all:
@@ -41,4 +42,6 @@ rule all:
         all_targets(),
         # the metrics tables as the report shows them (workflow/rules/report.smk)
         report_tables(),
+        # the study's hub lock file (workflow/rules/hub_lock.smk)
+        hub_lock_file(),
     default_target: True
