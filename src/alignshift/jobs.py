@@ -57,6 +57,9 @@ def hub_lock(lock: str, manifests: list[str], tables: list[str]) -> None:
 
     models = [(path, json.loads(Path(path).read_text()).get("hub")) for path in manifests]
     data = [(path, read_provenance(path).get("hub")) for path in tables]
+    for path, rec in models + data:
+        if rec is None:  # written before outputs recorded their hub commit
+            log.warning("%s records no hub commit: not locked (delete it and run again to lock it)", path)
     merged = HubLock(lock).merge({"models": models, "datasets": data})
     log.info("%s: %d models, %d datasets", lock, len(merged["models"]), len(merged["datasets"]))
 
