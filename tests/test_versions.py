@@ -1,6 +1,6 @@
 """pyproject.toml's version ranges against what is installed and what constraints.txt
 pins: every pin inside its range, every installed dependency inside its range. (The
-ranges' lower bounds themselves were checked by installing them: see pyproject.toml.)"""
+ranges' lower bounds were checked by installing them together: see pyproject.toml.)"""
 
 import importlib.metadata
 import tomllib
@@ -61,6 +61,10 @@ def test_ranges_the_code_needs():
     reqs = requirements()
     # scipy.stats.bootstrap's `rng=` (stats.bootstrap_mean_ci) is scipy 1.15's
     assert not reqs["scipy"][0].specifier.contains("1.14.1") and reqs["scipy"][0].specifier.contains("1.15.0")
+    # TrainingArguments.activation_checkpointing (finetune.build_trainer) is transformers 5.23's
+    assert not reqs["transformers"][0].specifier.contains("5.22.2")
+    # peft 0.17 imports transformers 4's HybridCache
+    assert not reqs["peft"][0].specifier.contains("0.17.1")
     # trl: only the minor release whose internals training patches
     trl = reqs["trl"][0].specifier
     assert [trl.contains(v) for v in ("1.15.2", "1.16.0", "1.16.9", "1.17.0")] == [False, True, True, False]
