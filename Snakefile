@@ -1,15 +1,18 @@
 # alignshift: how post-training shifts a model's political, geopolitical and cultural
 # biases. Models -> data -> fine-tuning -> checkpoint evaluation -> analysis -> figures.
-import os
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
+from alignshift import conda_envs
+
 min_version("9.0")
 
-# The conda environments (envs/*.yaml, --use-conda) install this checkout as
-# ${ALIGNSHIFT_ROOT}: Snakemake copies an env file to .snakemake/conda/ before conda
-# runs pip there, so a path relative to the env file would miss the project.
-os.environ["ALIGNSHIFT_ROOT"] = workflow.basedir
+# The conda environments that install this checkout (envs/cpu.yaml, envs/gpu.yaml, for
+# --use-conda) are written from envs/templates/ with the checkout's directory and the
+# checksums of its constraints.txt and pyproject.toml: Snakemake names an environment
+# by its file's content, so each checkout gets its own, rebuilt when its pins change.
+conda_envs.write(Path(workflow.basedir))
 
 
 # A study config given with --configfile replaces the default study (it is not merged
@@ -34,6 +37,7 @@ include: "workflow/rules/judge.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/hub_lock.smk"
 
 
 rule all:
@@ -41,4 +45,6 @@ rule all:
         all_targets(),
         # the metrics tables as the report shows them (workflow/rules/report.smk)
         report_tables(),
+        # the study's hub lock file (workflow/rules/hub_lock.smk)
+        hub_lock_file(),
     default_target: True

@@ -15,8 +15,10 @@ there instead of from the environment.
 The unit checks (no environment built) run always; the DAG is `slow`.
 """
 
+import hashlib
 import json
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -120,8 +122,16 @@ GUARDED = {"alignshift", "torch", "transformers", "peft", "trl", "accelerate", "
            "yaml", "jsonschema", "tqdm", "tokenizers", "sklearn", "qa_metrics", "joblib", "bitsandbytes"}
 
 
-def pip_lines(env_file: Path) -> list[str]:
-    spec = yaml.safe_load(env_file.read_text())
+def env_text(name: str) -> str:
+    """An env file as a run of this checkout uses it: cpu and gpu written from their
+    templates (alignshift.conda_envs), cfmatch as committed."""
+    from alignshift import conda_envs
+
+    return conda_envs.render(REPO, name) if name in conda_envs.TEMPLATES else (REPO / "envs" / f"{name}.yaml").read_text()
+
+
+def pip_lines(text: str) -> list[str]:
+    spec = yaml.safe_load(text)
     return [line for dep in spec["dependencies"] if isinstance(dep, dict) for line in dep.get("pip", [])]
 
 
@@ -129,21 +139,25 @@ def pip_lines(env_file: Path) -> list[str]:
 def test_env_files_name_nothing_relative_to_themselves(name):
     """Snakemake builds an environment from a copy in .snakemake/conda/: a relative path
     in a `pip:` line (like `-e ..`) would point into .snakemake/, not at the project."""
-    for line in pip_lines(REPO / "envs" / f"{name}.yaml"):
+    for line in pip_lines(env_text(name)):
         for token in line.split():
             path = token.split("[")[0]
             assert not re.match(r"^\.\.?(/|$)", path), f"envs/{name}.yaml: {line!r} is relative to the env file"
 
 
 def test_env_files_install_the_checkout_with_its_pins():
-    for name in ("cpu", "gpu"):
-        lines = pip_lines(REPO / "envs" / f"{name}.yaml")
-        assert "-c ${ALIGNSHIFT_ROOT}/constraints.txt" in lines, lines
-        assert any(re.fullmatch(r"-e \$\{ALIGNSHIFT_ROOT\}(\[gpu\])?", line) for line in lines), lines
+    root = str(REPO.resolve())
+    for name, extra in (("cpu", ""), ("gpu", "[gpu]")):
+        text = env_text(name)
+        lines = pip_lines(text)
+        assert f"-c {root}/constraints.txt" in lines and f"-e {root}{extra}" in lines, lines
+        assert f"# checkout: {root}\n" in text
+        for pin in ("constraints.txt", "pyproject.toml"):
+            assert f"# {pin}: sha256 {hashlib.sha256((REPO / pin).read_bytes()).hexdigest()}\n" in text
     # the CPU env's own torch pin agrees with the lock (2.13.0+cpu is 2.13.0's CPU build)
     pins = dict(line.split("==") for line in (REPO / "constraints.txt").read_text().splitlines()
                 if line and not line.startswith("#"))
-    cpu_torch = next(l for l in pip_lines(REPO / "envs" / "cpu.yaml") if l.startswith("torch=="))
+    cpu_torch = next(l for l in pip_lines(env_text("cpu")) if l.startswith("torch=="))
     assert cpu_torch.split("==")[1].split("+")[0] == pins["torch"]
     assert "bitsandbytes" in pins
 
@@ -204,7 +218,7 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
     copies = {p.read_text(): p for p in conda_dir.glob("*.yaml")}
     envs = {}
     for name in ("cpu", "gpu", "cfmatch"):
-        copy = copies[(REPO / "envs" / f"{name}.yaml").read_text()]  # Snakemake's verbatim copy
+        copy = copies[env_text(name)]  # Snakemake's verbatim copy of the file the run wrote
         envs[name] = copy.with_suffix("")
         assert (envs[name] / "bin" / "python").exists(), name
     calls = [json.loads(l) for l in (fake_conda["base"] / "calls.jsonl").read_text().splitlines()]
@@ -248,3 +262,41 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
     # the software versions shown by the report are the job environment's, not snakemake's
     versions = dict(line.split("\t") for line in (workdir / "results/provenance/versions.tsv").read_text().splitlines()[1:])
     assert versions["environment"] == str(envs["cpu"]) and versions["torch"] == "2.13.0+cpu"
+
+
+def conda_env_locations(checkout: Path, env: dict, conda_prefix: Path) -> dict[str, Path]:
+    """Where `snakemake --use-conda` run in `checkout` puts each env file's environment
+    (`--list-conda-envs`: Snakemake's hash of the file, no environment built)."""
+    listed = subprocess.run([sys.executable, "-m", "snakemake", "--directory", str(checkout), "--use-conda",
+                             "--conda-prefix", str(conda_prefix), "--list-conda-envs",
+                             "results/provenance/versions.tsv", "results/scores/smollm2-135m-instruct/ideology.parquet",
+                             "--config", "figures=[]"],
+                            cwd=checkout, env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, (listed.stdout + listed.stderr)[-4000:]
+    rows = [line.split("\t") for line in listed.stdout.splitlines() if line.startswith("envs/")]
+    # (printed relative to the working directory where it can be)
+    return {Path(file).stem: (checkout / location).resolve() for file, _, location in rows}
+
+
+@pytest.mark.slow
+def test_env_hash_follows_constraints_and_checkout(fake_conda, tmp_path):
+    """Two checkouts sharing a --conda-prefix get environments of their own, and a changed
+    constraints.txt gets a new one (found from Snakemake's own hash of the env files)."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    checkouts = [tmp_path / "one", tmp_path / "two"]
+    for checkout in checkouts:
+        for name in tracked.stdout.splitlines():
+            if (REPO / name).is_file():
+                (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / name, checkout / name)
+    shared = tmp_path / "conda-envs"
+    one, two = (conda_env_locations(c, fake_conda["env"], shared) for c in checkouts)
+    assert set(one) == set(two) == {"cpu", "gpu"}
+    assert one["cpu"] != two["cpu"] and one["gpu"] != two["gpu"]
+    assert all(loc.parent == shared.resolve() for loc in [*one.values(), *two.values()])
+    constraints = checkouts[0] / "constraints.txt"
+    constraints.write_text(constraints.read_text().replace("tqdm==4.70.1", "tqdm==4.70.0"))
+    changed = conda_env_locations(checkouts[0], fake_conda["env"], shared)
+    assert changed["cpu"] != one["cpu"] and changed["gpu"] != one["gpu"]
+    assert "tqdm==4.70.0" not in (checkouts[1] / "constraints.txt").read_text()
+    assert conda_env_locations(checkouts[1], fake_conda["env"], shared) == two  # nothing changed there

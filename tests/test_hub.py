@@ -15,13 +15,14 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import yaml
 
 from alignshift.models import hub
 from alignshift.models.fetch import fetch
 from alignshift.models.spec import ModelLoadError, ModelSpec
-from conftest import REPO
+from conftest import REPO, job_counts, run_snakemake
 
 COMMIT_A = "a" * 40
 COMMIT_B = "b" * 40
@@ -183,6 +184,14 @@ def test_weight_files_chosen_from_a_listing(files, allow_pickle, weights):
     assert chosen == sorted(["config.json", *weights])
 
 
+def lock_from(lock: Path, manifests=(), tables=()) -> dict:
+    """What the workflow's hub_lock rule does with the outputs it reads."""
+    from alignshift import jobs
+
+    jobs.hub_lock(str(lock), [str(m) for m in manifests], [str(t) for t in tables])
+    return yaml.safe_load(lock.read_text())
+
+
 def test_lock_file_pins_the_first_fetched_commit(tiny_model_dir, hub_cache, tmp_path, monkeypatch):
     files = sorted(p.name for p in tiny_model_dir.iterdir() if p.is_file())
     lock = tmp_path / "config" / "locks" / "study.yaml"
@@ -190,8 +199,9 @@ def test_lock_file_pins_the_first_fetched_commit(tiny_model_dir, hub_cache, tmp_
     fake = FakeHub(monkeypatch, files, {"main": COMMIT_A, COMMIT_A: COMMIT_A, COMMIT_B: COMMIT_B},
                    download_from=tiny_model_dir)
     first = fetch(spec, tmp_path / "run1", lock=lock)
-    assert first["revision"] == COMMIT_A
-    assert yaml.safe_load(lock.read_text()) == {REPO_ID: COMMIT_A}
+    assert first["revision"] == COMMIT_A and first["hub"] == {"repo": REPO_ID, "revision": None, "commit": COMMIT_A}
+    assert not lock.exists()  # a fetch only reads the lock file; the hub_lock rule writes it
+    assert lock_from(lock, [tmp_path / "run1" / "manifest.json"]) == {"models": {REPO_ID: COMMIT_A}, "datasets": {}}
     # the hub's main moves on; a later fetch (another machine, a fresh clone) stays on the locked commit
     fake.commits["main"] = COMMIT_B
     second = fetch(spec, tmp_path / "run2", lock=lock)
@@ -207,8 +217,82 @@ def test_lock_file_pins_the_first_fetched_commit(tiny_model_dir, hub_cache, tmp_
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     fake.commits["v2"] = COMMIT_B
     tagged = ModelSpec(name="tiny-chat", id=REPO_ID, revision="v2")
-    assert fetch(tagged, tmp_path / "run5", lock=lock)["revision"] == COMMIT_B
-    assert yaml.safe_load(lock.read_text()) == {REPO_ID: COMMIT_A, f"{REPO_ID}@v2": COMMIT_B}
+    fetch(tagged, tmp_path / "run5", lock=lock)
+    assert lock_from(lock, [tmp_path / "run1" / "manifest.json", tmp_path / "run5" / "manifest.json"]) == {
+        "models": {REPO_ID: COMMIT_A, f"{REPO_ID}@v2": COMMIT_B}, "datasets": {}}
+    # a commit in the entry pins it whatever the lock says, and is not locked again
+    pinned = fetch(ModelSpec(name="tiny-chat", id=REPO_ID, revision=COMMIT_B), tmp_path / "run6", lock=lock)
+    assert pinned["revision"] == COMMIT_B
+    assert lock_from(lock, [tmp_path / "run6" / "manifest.json"])["models"] == {REPO_ID: COMMIT_A,
+                                                                               f"{REPO_ID}@v2": COMMIT_B}
+    # an output that used another commit than the locked one (run4 followed refs/main
+    # without the lock) is refused, naming the output, both commits and what to do
+    with pytest.raises(ValueError, match=rf"run4/manifest.json used {REPO_ID} at {COMMIT_B}, but .*locks it at "
+                                         rf"{COMMIT_A}: delete .*run4/manifest.json"):
+        lock_from(lock, [tmp_path / "run4" / "manifest.json"])
+    assert yaml.safe_load(lock.read_text())["models"][REPO_ID] == COMMIT_A  # untouched
+
+
+def test_lock_file_of_the_first_format_is_read_as_models(tmp_path):
+    from alignshift.hub_lock import HubLock
+
+    lock = tmp_path / "study.yaml"
+    lock.write_text(f"{REPO_ID}: {COMMIT_A}\n{REPO_ID}@v2: {COMMIT_B}\n")
+    assert HubLock(lock).get(REPO_ID, None) == COMMIT_A and HubLock(lock).get(REPO_ID, "v2") == COMMIT_B
+    assert HubLock(lock).get(REPO_ID, None, "datasets") is None
+    lock.write_text("models: {}\nweights: {}\n")
+    with pytest.raises(ValueError, match=r"study.yaml: unknown section 'weights'"):
+        HubLock(lock).read()
+
+
+GO_REPO = "Anthropic/llm_global_opinions"
+
+
+def global_opinions_repo(folder: Path, extra_rows: list[dict] | None = None) -> Path:
+    """GlobalOpinionsQA's repository layout (data/global_opinions.csv) in `folder`."""
+    from global_fixtures import write_global_opinions
+
+    (folder / "data").mkdir(parents=True)
+    write_global_opinions(folder / "data" / "global_opinions.csv", extra_rows)
+    return folder
+
+
+EXTRA_QUESTION = {"question": "Is the sea rising?", "options": "['Yes', 'No']", "source": "GAS",
+                  "selections": "defaultdict(<class 'list'>, {'Brazil': [0.5, 0.5]})"}
+
+
+def test_hub_dataset_follows_the_lock_file(hub_cache, no_network, tmp_path, monkeypatch):
+    """A hub dataset is read at its locked commit, whatever refs/main says; a commit in
+    the entry wins; the prepared table's provenance records what was used."""
+    from alignshift import jobs
+    from alignshift.provenance import read_provenance
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    lay_out_cache(hub_cache, GO_REPO, COMMIT_A, global_opinions_repo(tmp_path / "a"), repo_type="dataset")
+    # main moved on: a fourth question at COMMIT_B
+    lay_out_cache(hub_cache, GO_REPO, COMMIT_B, global_opinions_repo(tmp_path / "b", [EXTRA_QUESTION]),
+                  repo_type="dataset")
+    lock = tmp_path / "lock.yaml"
+    spec = {"loader": "global_opinions", "revision": None}
+    jobs.prepare_data("global_opinions", spec, str(tmp_path / "unlocked.parquet"), lock=str(lock))
+    assert read_provenance(tmp_path / "unlocked.parquet")["hub"] == {"repo": GO_REPO, "revision": None,
+                                                                    "commit": COMMIT_B}
+    lock.write_text(f"models: {{}}\ndatasets: {{{GO_REPO}: {COMMIT_A}}}\n")
+    jobs.prepare_data("global_opinions", spec, str(tmp_path / "locked.parquet"), lock=str(lock))
+    locked = read_provenance(tmp_path / "locked.parquet")
+    assert locked["hub"]["commit"] == COMMIT_A and locked["revision"] == f"{GO_REPO}@{COMMIT_A}"
+    assert pd.read_parquet(tmp_path / "locked.parquet")["question"].nunique() == 3  # COMMIT_A's file
+    assert pd.read_parquet(tmp_path / "unlocked.parquet")["question"].nunique() == 4
+    # a commit in the entry wins over the lock, and the lock rule leaves it out
+    jobs.prepare_data("global_opinions", {**spec, "revision": COMMIT_B}, str(tmp_path / "pinned.parquet"),
+                      lock=str(lock))
+    assert read_provenance(tmp_path / "pinned.parquet")["hub"]["commit"] == COMMIT_B
+    assert lock_from(lock, tables=[tmp_path / "locked.parquet", tmp_path / "pinned.parquet"]) == {
+        "models": {}, "datasets": {GO_REPO: COMMIT_A}}
+    # a local copy is no hub dataset: nothing to lock
+    local = {"loader": "global_opinions", "path": str(tmp_path / "a" / "data" / "global_opinions.csv")}
+    jobs.prepare_data("global_opinions", local, str(tmp_path / "local.parquet"), lock=str(lock))
+    assert "hub" not in read_provenance(tmp_path / "local.parquet")
 
 
 def test_hub_dataset_offline_from_the_standard_cache(hub_cache, no_network, tmp_path, monkeypatch):
@@ -226,3 +310,57 @@ def test_hub_dataset_offline_from_the_standard_cache(hub_cache, no_network, tmp_
     assert table.attrs["revision"] == f"Anthropic/llm_global_opinions@{COMMIT_B}"
     assert table["question"].nunique() == 3  # the fixture's three questions, read from the cached file
     assert not (tmp_path / "resources").exists()
+
+
+@pytest.mark.slow
+def test_workflow_writes_the_lock_file_through_its_rule_and_follows_it(tiny_model_dir, tmp_path):
+    """A real run: the hub_lock rule (a target of `all`) writes what the fetch and the hub
+    data preparation used; a fresh checkout with that lock file stays on those commits
+    after the hub's main has moved on."""
+    from conftest import write_config
+
+    from alignshift.provenance import read_provenance
+
+    hf_home = tmp_path / "hf"
+    hub_cache = hf_home / "hub"
+    lay_out_cache(hub_cache, REPO_ID, COMMIT_A, tiny_model_dir)
+    lay_out_cache(hub_cache, GO_REPO, COMMIT_A, global_opinions_repo(tmp_path / "a"), repo_type="dataset")
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg.update(models={"tiny-chat": {"id": REPO_ID, "stage": "pt", "dtype": "float32"}},
+               datasets={"global_opinions": {"loader": "global_opinions", "revision": None}},
+               hub_lock="config/locks/study.yaml", finetune={}, probes={"opinions": {}}, figures=[])
+    env = {"HF_HOME": str(hf_home)}
+    lock_target = "config/locks/study.yaml"
+    first = tmp_path / "first"
+    first.mkdir()
+    write_config(first, cfg)
+    plan = run_snakemake(first, "-n", env=env)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert job_counts(plan.stdout + plan.stderr)["hub_lock"] == 1  # part of `all`
+    run = run_snakemake(first, "--cores", "1", lock_target, env=env)
+    assert run.returncode == 0, run.stderr[-4000:]
+    locked = {"models": {REPO_ID: COMMIT_A}, "datasets": {GO_REPO: COMMIT_A}}
+    assert yaml.safe_load((first / lock_target).read_text()) == locked
+    # nothing left to do: the lock file is newer than what it was made from
+    again = run_snakemake(first, "-n", lock_target, env=env)
+    assert again.returncode == 0 and "hub_lock" not in job_counts(again.stdout + again.stderr)
+
+    # the hub's main moves on, to weights and data with a fourth question
+    lay_out_cache(hub_cache, REPO_ID, COMMIT_B, tiny_model_dir)
+    lay_out_cache(hub_cache, GO_REPO, COMMIT_B, global_opinions_repo(tmp_path / "b", [EXTRA_QUESTION]),
+                  repo_type="dataset")
+    # a fresh checkout with the committed lock file stays where it was
+    fresh = tmp_path / "fresh"
+    (fresh / "config" / "locks").mkdir(parents=True)
+    (fresh / lock_target).write_text((first / lock_target).read_text())
+    write_config(fresh, cfg)
+    # (`all` needs the manifest and the table; named here, since the lock file alone is there)
+    run = run_snakemake(fresh, "--cores", "1", "resources/models/tiny-chat/manifest.json",
+                        "results/data/global_opinions.parquet", lock_target, env=env)
+    assert run.returncode == 0, run.stderr[-4000:]
+    manifest = json.loads((fresh / "resources" / "models" / "tiny-chat" / "manifest.json").read_text())
+    assert manifest["revision"] == COMMIT_A
+    table = fresh / "results" / "data" / "global_opinions.parquet"
+    assert read_provenance(table)["hub"]["commit"] == COMMIT_A and pd.read_parquet(table)["question"].nunique() == 3
+    assert yaml.safe_load((fresh / lock_target).read_text()) == locked
+    assert "rule hub_lock" in run.stderr  # run again after the fetch, and left as it was

@@ -174,6 +174,23 @@ def training_records(recipe: dict, stances: pd.DataFrame, direction: str, spec: 
     return (preference_records if method == "dpo" else sft_records)(stances, direction, chat, prompt_format)
 
 
+# the trl minor release whose internals training patches (the fused LM-head loss and its
+# LoRA check here, DPOTrainer._compute_loss / compute_ref_log_probs in prompt_sharing.py)
+TRL_TESTED = "1.16"
+
+
+def check_trl(version: str | None = None) -> None:
+    """Stop before training on a trl whose internals may differ from the tested ones,
+    where a patch could otherwise silently not apply."""
+    import importlib.metadata
+
+    version = version or importlib.metadata.version("trl")
+    if version.split(".")[:2] != TRL_TESTED.split("."):
+        raise RuntimeError(f"trl {version} is installed; alignshift's training patches trl {TRL_TESTED}'s "
+                           f"internals (pyproject.toml pins trl {TRL_TESTED}.*): install it with "
+                           f"`pip install -c constraints.txt -e .`")
+
+
 @contextlib.contextmanager
 def _lm_head_adapter_allowed():
     """trl 1.16's trainers refuse a LoRA adapter on the LM head, because their fused
@@ -236,6 +253,7 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, TrainerCallback
 
+    check_trl()
     method = recipe["method"]
     device = resolve_device()
     cuda = device.startswith("cuda")

@@ -39,12 +39,29 @@ def fetch_model(spec: dict, out_manifest: str, lock: str | None = None) -> None:
     log.info("%s: revision %s at %s", model.name, manifest["revision"], manifest["path"])
 
 
-def prepare_data(name: str, spec: dict, out: str) -> None:
-    df = datasets.prepare(spec)
-    # a hub loader records the commit it resolved to in df.attrs
+def prepare_data(name: str, spec: dict, out: str, lock: str | None = None) -> None:
+    """`lock`: the study's `hub_lock` file (read only; the `hub_lock` rule writes it)."""
+    df = datasets.prepare(spec, lock=lock)
+    # a hub loader records the commit it resolved to in df.attrs; `hub` is what the
+    # hub_lock rule reads
     revision = df.attrs.get("revision") or datasets.source_revision(spec)
-    write_table(df, out, {"dataset": name, "source": spec, "revision": revision})
+    hub = {"hub": df.attrs["hub"]} if "hub" in df.attrs else {}
+    write_table(df, out, {"dataset": name, "source": spec, "revision": revision, **hub})
     log.info("%s: %d rows", name, len(df))
+
+
+def hub_lock(lock: str, manifests: list[str], tables: list[str]) -> None:
+    """Merge the hub commits that fetches (model manifests) and hub data preparations
+    (prepared tables' provenance) used into the study's lock file (alignshift.hub_lock)."""
+    from .hub_lock import HubLock
+
+    models = [(path, json.loads(Path(path).read_text()).get("hub")) for path in manifests]
+    data = [(path, read_provenance(path).get("hub")) for path in tables]
+    for path, rec in models + data:
+        if rec is None:  # written before outputs recorded their hub commit
+            log.warning("%s records no hub commit: not locked (delete it and run again to lock it)", path)
+    merged = HubLock(lock).merge({"models": models, "datasets": data})
+    log.info("%s: %d models, %d datasets", lock, len(merged["models"]), len(merged["datasets"]))
 
 
 def read_tables(paths: dict[str, str]) -> dict[str, pd.DataFrame]:

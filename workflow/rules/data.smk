@@ -3,7 +3,8 @@ rule fetch_model:
         "resources/models/{base}/manifest.json",
     params:
         spec=lambda w: REGISTRY[w.base].to_dict(),
-        # the study's hub lock file (hub commits resolved on first fetch; config/README.md)
+        # the study's hub lock file, read only: the fetch follows its locked commit
+        # (written by rule hub_lock, workflow/rules/hub_lock.smk)
         lock=config.get("hub_lock"),
     log:
         "results/logs/fetch_model/{base}.log",
@@ -26,6 +27,9 @@ rule prepare_data:
         "results/data/{dataset}.parquet",
     params:
         spec=lambda w: config["datasets"][w.dataset],
+        # the study's hub lock file, read only: a hub dataset follows its locked commit
+        # (written by rule hub_lock, workflow/rules/hub_lock.smk)
+        lock=config.get("hub_lock"),
     log:
         "results/logs/prepare_data/{dataset}.log",
     benchmark:

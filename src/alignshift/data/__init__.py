@@ -13,6 +13,7 @@ from typing import Callable
 
 import pandas as pd
 
+from ..hub_lock import record
 from ..provenance import sha256_file
 from .checks import DataError
 
@@ -27,15 +28,22 @@ def loader(name: str):
     return register
 
 
-def prepare(spec: dict) -> pd.DataFrame:
-    """Run the loader a dataset entry of the config names."""
+def prepare(spec: dict, lock: str | Path | None = None) -> pd.DataFrame:
+    """Run the loader a dataset entry of the config names. A hub dataset is read at the
+    commit `lock` (the study's `hub_lock` file) holds for it, else at its revision's
+    current commit; `df.attrs["hub"]` records which (alignshift.hub_lock)."""
     name = spec["loader"]
     if name not in LOADERS:
         raise DataError(f"unknown loader {name!r}; known: {sorted(LOADERS)}")
     args = {k: v for k, v in spec.items() if k != "loader"}
+    repo = hub.hub_repo(spec)
+    if repo:
+        args["revision"] = hub.hub_commit(repo, spec.get("revision"), lock)
     df = LOADERS[name](**args)
     if df.empty:
         raise DataError(f"{args.get('path', name)}: no rows")
+    if repo:
+        df.attrs["hub"] = record(repo, spec.get("revision"), args["revision"])
     return df
 
 

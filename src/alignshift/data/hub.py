@@ -1,5 +1,11 @@
 """Hub datasets, downloaded at run time at a pinned commit (or read from a local copy
-in the same published format)."""
+in the same published format).
+
+Which commit: a dataset entry's `revision` when it is a commit; else, with the study's
+`hub_lock` file, the commit locked there for (repository, revision); else what the
+revision (null: main) points to now (`datasets.prepare` resolves it through
+`hub_commit`, and the prepared table's provenance records it for the `hub_lock` rule).
+"""
 
 from __future__ import annotations
 
@@ -78,6 +84,28 @@ TYDIQA_LANGUAGES = {"arabic": "arb_Arab", "bengali": "ben_Beng", "english": "eng
                     "telugu": "tel_Telu"}
 
 
+# the hub repository of each loader that downloads one (PoliTune's: its `repo` setting)
+HUB_REPOS = {"global_opinions": "Anthropic/llm_global_opinions", "askreddit_countries": "SALT-NLP/AskRedditCountries",
+             "belebele": "facebook/belebele", "tydiqa_goldp": "google-research-datasets/tydiqa"}
+
+
+def hub_repo(spec: dict) -> str | None:
+    """The hub dataset a dataset entry downloads, or None (a local file or directory)."""
+    if spec.get("loader") == "politune_preferences":
+        repo = spec.get("repo")
+        return None if not repo or Path(repo).is_dir() else repo
+    return None if spec.get("path") else HUB_REPOS.get(spec.get("loader"))
+
+
+def hub_commit(repo_id: str, revision: str | None, lock: str | Path | None = None) -> str:
+    """The commit a hub dataset is read at: the revision if it is a commit, else the one
+    `lock` (the study's hub lock file) holds for (repo, revision), else the revision's
+    current commit (offline: the cache's)."""
+    from ..hub_lock import HubLock
+
+    return _hub_commit(repo_id, HubLock(lock).get(repo_id, revision, "datasets") or revision)
+
+
 def _hub_commit(repo_id: str, revision: str | None) -> str:
     from ..models.hub import cached_commit, offline
 
@@ -133,7 +161,7 @@ def load_global_opinions(path: str | None = None, revision: str | None = None, c
     distribution. A distribution that does not sum to 1 (within `tolerance`) or does
     not have one value per option stops the job, naming the row."""
     if path is None:
-        path, rev = _hub_file("Anthropic/llm_global_opinions", "data/global_opinions.csv", revision, cache_dir)
+        path, rev = _hub_file(HUB_REPOS["global_opinions"], "data/global_opinions.csv", revision, cache_dir)
     else:
         rev = source_revision({"path": path})
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -162,7 +190,7 @@ def load_askreddit_countries(path: str | None = None, revision: str | None = Non
     as the `country_questions` table the country_rank probe reads (id, question,
     template, sentiment, category)."""
     if path is None:
-        path, rev = _hub_file("SALT-NLP/AskRedditCountries", "AskRedditCountries_final.csv", revision, cache_dir)
+        path, rev = _hub_file(HUB_REPOS["askreddit_countries"], "AskRedditCountries_final.csv", revision, cache_dir)
     else:
         rev = source_revision({"path": path})
     df = pd.read_csv(path, dtype=str)
@@ -190,10 +218,11 @@ def load_belebele(path: str | None = None, revision: str | None = None, cache_di
     if path is None:
         from datasets import load_dataset
 
-        sha = _hub_commit("facebook/belebele", revision)
-        frames = [load_dataset("facebook/belebele", lang, split="test", revision=sha, cache_dir=cache_dir).to_pandas()
+        repo = HUB_REPOS["belebele"]
+        sha = _hub_commit(repo, revision)
+        frames = [load_dataset(repo, lang, split="test", revision=sha, cache_dir=cache_dir).to_pandas()
                   for lang in languages]
-        df, rev = pd.concat(frames, ignore_index=True), f"facebook/belebele@{sha}"
+        df, rev = pd.concat(frames, ignore_index=True), f"{repo}@{sha}"
     else:
         df, rev = pd.read_json(path, lines=True, dtype=False), source_revision({"path": path})
     require_columns(df, BELEBELE_COLUMNS, str(path or "facebook/belebele"))
@@ -219,12 +248,12 @@ def load_tydiqa_goldp(split: str = "validation", path: str | None = None, revisi
     if path is None:
         from datasets import load_dataset
 
-        sha = _hub_commit("google-research-datasets/tydiqa", revision)
-        ds = load_dataset("google-research-datasets/tydiqa", "secondary_task", split=split, revision=sha,
-                          cache_dir=cache_dir)
+        repo = HUB_REPOS["tydiqa_goldp"]
+        sha = _hub_commit(repo, revision)
+        ds = load_dataset(repo, "secondary_task", split=split, revision=sha, cache_dir=cache_dir)
         records = [{"id": r["id"], "context": r["context"], "question": r["question"],
                     "answers": list(r["answers"]["text"])} for r in ds]
-        rev = f"google-research-datasets/tydiqa@{sha}"
+        rev = f"{repo}@{sha}"
     else:
         with open(path, encoding="utf-8") as fh:
             try:

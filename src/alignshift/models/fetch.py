@@ -76,7 +76,8 @@ def _fetch_hub(spec: ModelSpec, lock: str | Path | None = None) -> dict:
     except Exception as exc:  # hub errors: unknown repo, gated, offline without the snapshot
         raise ModelLoadError(f"model {spec.name}: cannot fetch hub id {spec.id!r} "
                              f"(revision {spec.revision or 'main'}): {type(exc).__name__}: {exc}") from exc
-    return {"source": "hub", "path": got["path"], "revision": got["revision"]}
+    # `hub`: the commit used for (id, revision), which the `hub_lock` rule locks
+    return {"source": "hub", "path": got["path"], "revision": got["revision"], "hub": got["hub"]}
 
 
 def fetch(spec: ModelSpec, out_dir: Path, cache_dir: Path | None = None, *, lock: str | Path | None = None) -> dict:

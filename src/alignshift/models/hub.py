@@ -15,10 +15,11 @@
   transformers loads are downloaded (`select_files`).
 - Gated models (Llama, Gemma): huggingface_hub reads the token from `HF_TOKEN` (or
   `huggingface-cli login`); it is never logged or recorded.
-- Pinned revisions: a model entry's `revision` wins; otherwise, with the study's
-  `hub_lock` file, the commit recorded there on the first fetch is used by every later
-  fetch (see `HubLock`), so a study is re-run on the same weights until the lock entry
-  is deleted.
+- Pinned revisions: a model entry's `revision` wins when it is a commit; otherwise,
+  with the study's `hub_lock` file, the commit locked there is used (alignshift.hub_lock:
+  the fetch only reads the file; the commit it used goes into the manifest, and the
+  workflow's `hub_lock` rule adds it to the lock file), so a study is re-run on the same
+  weights until the lock entry is deleted.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from contextlib import contextmanager
 from pathlib import Path
 
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
+from ..hub_lock import COMMIT, HubLock, record
 
 # everything but weights that a model directory needs (config, tokenizer, chat template)
 META_PATTERNS = ("*.json", "*.model", "*.tiktoken", "*.txt", "*.jinja", "tokenizer*")
@@ -98,72 +98,17 @@ def cached_files(repo_id: str, commit: str, files: list[str]) -> Path | None:
     return repo_folder(repo_id) / "snapshots" / commit
 
 
-class HubLock:
-    """A YAML file of `hub id -> commit` (`hub id@revision -> commit` for an entry that
-    names a branch or tag), written on a model's first fetch and read by every later one.
-
-    Several fetch jobs may run at once: each updates the file under an exclusive
-    `fcntl` lock."""
-
-    def __init__(self, path: str | Path | None):
-        self.path = Path(path) if path else None
-
-    @staticmethod
-    def key(repo_id: str, revision: str | None) -> str:
-        return repo_id if revision in (None, "main") else f"{repo_id}@{revision}"
-
-    @contextmanager
-    def _locked(self):
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(f".{self.path.name}.lck"), "a") as guard:
-            fcntl.flock(guard, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(guard, fcntl.LOCK_UN)
-
-    def read(self) -> dict:
-        import yaml
-
-        if not self.path or not self.path.exists():
-            return {}
-        return yaml.safe_load(self.path.read_text()) or {}
-
-    def get(self, repo_id: str, revision: str | None) -> str | None:
-        return self.read().get(self.key(repo_id, revision))
-
-    def record(self, repo_id: str, revision: str | None, commit: str) -> None:
-        import yaml
-
-        if not self.path or (revision and COMMIT.match(revision)):
-            return
-        with self._locked():
-            data = self.read()
-            if data.get(self.key(repo_id, revision)) == commit:
-                return
-            data[self.key(repo_id, revision)] = commit
-            header = ("# Hub commits of this study's models: written by alignshift on each model's first fetch,\n"
-                      "# used by every later fetch (config/README.md, `hub_lock`). Commit this file to pin\n"
-                      "# them; delete an entry to move that model to the newest commit of its revision.\n")
-            tmp = self.path.with_name(f".{self.path.name}.tmp")
-            tmp.write_text(header + yaml.safe_dump(data, sort_keys=True))
-            tmp.replace(self.path)
-
-
 def fetch_snapshot(repo_id: str, revision: str | None = None, allow_pickle: bool = False,
                    lock: str | Path | None = None) -> dict:
-    """Bring a hub model into the standard cache; return `{path, revision (commit), files}`.
+    """Bring a hub model into the standard cache; return `{path, revision (commit), files,
+    hub}` (`hub`: the record the `hub_lock` rule merges into the lock file).
 
     Which commit: the entry's `revision` when it is a commit; else the lock file's commit
-    for (id, revision); else what the revision (null: main) points to now, which is then
-    recorded in the lock file.
+    for (id, revision); else what the revision (null: main) points to now.
     """
     from huggingface_hub import HfApi, snapshot_download
 
-    hub_lock = HubLock(lock)
-    pinned = revision if revision and COMMIT.match(revision) else hub_lock.get(repo_id, revision)
+    pinned = HubLock(lock).get(repo_id, revision, "models")
     if offline():
         commit = pinned or cached_commit(repo_id, revision)
         folder = repo_folder(repo_id) / "snapshots" / commit if commit else None
@@ -171,8 +116,7 @@ def fetch_snapshot(repo_id: str, revision: str | None = None, allow_pickle: bool
             raise FileNotFoundError(
                 f"HF_HUB_OFFLINE is set and the cache ({repo_folder(repo_id)}) has no snapshot of "
                 f"{repo_id} at {pinned or revision or 'main'}: fetch it once online, or unset HF_HUB_OFFLINE")
-        hub_lock.record(repo_id, revision, commit)
-        return {"path": str(folder), "revision": commit,
+        return {"path": str(folder), "revision": commit, "hub": record(repo_id, revision, commit),
                 "files": sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())}
     info = HfApi().model_info(repo_id, revision=pinned or revision)
     commit = info.sha
@@ -180,5 +124,4 @@ def fetch_snapshot(repo_id: str, revision: str | None = None, allow_pickle: bool
     folder = cached_files(repo_id, commit, files)
     if folder is None:
         folder = Path(snapshot_download(repo_id, revision=commit, allow_patterns=files))
-    hub_lock.record(repo_id, revision, commit)
-    return {"path": str(folder), "revision": commit, "files": files}
+    return {"path": str(folder), "revision": commit, "hub": record(repo_id, revision, commit), "files": files}

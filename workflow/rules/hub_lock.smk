@@ -1,0 +1,35 @@
+# The study's hub lock file (config key `hub_lock`; alignshift.hub_lock): written by this
+# one rule, from what the fetches (each model's manifest) and hub data preparations (each
+# prepared table's provenance) recorded. Those jobs only read the lock file (their
+# `lock` param), so a later run follows the committed lock. A local rule: it only reads
+# and writes small files. `update`: the lock file is extended in place, never removed
+# before the job runs (Snakemake restores it if the job fails).
+from alignshift.data import hub as data_hub
+from alignshift.models.spec import id_kind
+
+
+def hub_lock_file():
+    """`all`'s target: the study's lock file, if it has one."""
+    return [config["hub_lock"]] if config.get("hub_lock") else []
+
+
+if config.get("hub_lock"):
+
+    localrules:
+        hub_lock,
+
+    rule hub_lock:
+        input:
+            # every hub model the study fetches, every hub dataset it prepares
+            models=[manifest(name) for name in FETCHED if id_kind(REGISTRY[name].id) == "hub"],
+            datasets=[dataset_path(name) for name, spec in config["datasets"].items() if data_hub.hub_repo(spec)],
+        output:
+            update(config["hub_lock"]),
+        log:
+            "results/logs/hub_lock.log",
+        benchmark:
+            "results/benchmarks/hub_lock.tsv"
+        conda:
+            "../../envs/cpu.yaml"
+        script:
+            "../scripts/hub_lock.py"
