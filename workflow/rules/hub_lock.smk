@@ -8,21 +8,27 @@ from alignshift.data import hub as data_hub
 from alignshift.models.spec import id_kind
 
 
+# every hub model the study fetches, every hub dataset it prepares
+HUB_LOCKED = {
+    "models": [manifest(name) for name in FETCHED if id_kind(REGISTRY[name].id) == "hub"],
+    "datasets": [dataset_path(name) for name, spec in config["datasets"].items() if data_hub.hub_repo(spec)],
+}
+
+
 def hub_lock_file():
-    """`all`'s target: the study's lock file, if it has one."""
-    return [config["hub_lock"]] if config.get("hub_lock") else []
+    """`all`'s target: the study's lock file, if it has one and something from the hub to
+    lock (a rehearsal's stand-ins and fixtures leave the study's lock file alone)."""
+    return [config["hub_lock"]] if config.get("hub_lock") and any(HUB_LOCKED.values()) else []
 
 
-if config.get("hub_lock"):
+if hub_lock_file():
 
     localrules:
         hub_lock,
 
     rule hub_lock:
         input:
-            # every hub model the study fetches, every hub dataset it prepares
-            models=[manifest(name) for name in FETCHED if id_kind(REGISTRY[name].id) == "hub"],
-            datasets=[dataset_path(name) for name, spec in config["datasets"].items() if data_hub.hub_repo(spec)],
+            **HUB_LOCKED,
         output:
             update(config["hub_lock"]),
         log:
