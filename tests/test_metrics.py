@@ -246,3 +246,24 @@ def test_trajectory_draws_each_reading_in_a_row_and_the_readings_figure_their_di
     fig = ideology_readings(table.assign(**{c: table.model.map(m) for c, m in lineage.items()}), None)
     economic_shift = fig.axes[2].lines[0].get_xydata()  # bottom left: the run's difference by step
     assert economic_shift == pytest.approx(np.array([[0, 10 - 3.5], [5, -10 - 3.5]]), abs=1e-9)
+
+
+def test_ideology_figures_draw_every_run_of_a_study_with_more_runs_than_colours():
+    from alignshift.figures.politics import ideology_readings, ideology_trajectory
+
+    # PoliTune's twelve runs, one checkpoint each
+    runs = [f"run{k}" for k in range(12)]
+    rows = []
+    for model in ["base"] + [f"{run}/step-4" for run in runs]:
+        for item, axis in (("e1", "economic"), ("s1", "social")):
+            rows += logprob_rows(model, item, axis, 1, [0.1, 0.2, 0.3, 0.4])
+            rows += generated_rows(model, item, axis, 1, [2])
+    scores = pd.DataFrame(rows)
+    lineage = {"run": lambda m: m.split("/")[0] if "/" in m else "", "step": lambda m: 4 if "/" in m else 0,
+               "parent": lambda m: "base" if "/" in m else ""}
+    coords = ideology.coordinates(scores, {f"{run}/step-4": "base" for run in runs})
+    fig = ideology_trajectory(coords.assign(**{c: coords.model.map(f) for c, f in lineage.items()}), None)
+    assert sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts()) == sorted(runs)
+    table = ideology.readings_table(scores)
+    fig = ideology_readings(table.assign(**{c: table.model.map(f) for c, f in lineage.items()}), None)
+    assert sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts()) == sorted(runs)

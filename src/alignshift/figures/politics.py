@@ -17,6 +17,13 @@ TRAJECTORY_PANELS = (
 )
 
 
+def run_colours(runs: list) -> list:
+    """A colour per run: tab10's, or tab20's beyond ten runs (PoliTune has twelve; a
+    figure zipping runs with ten colours dropped the last two)."""
+    colours = RUN_COLOURS if len(runs) <= len(RUN_COLOURS) else plt.get_cmap("tab20").colors
+    return [colours[i % len(colours)] for i in range(len(runs))]
+
+
 # the ideology probe's readings (its `reading` setting), in the order they are drawn
 READING_TITLES = {"logprob": "read from the Likert options' log-probabilities",
                   "generated": "read from generated answers (0..3, PoliTune's instruction)"}
@@ -45,7 +52,8 @@ def _trajectory_panel(ax, metrics: pd.DataFrame, value: str, ci: str):
     wide = (metrics.set_index(["model", "axis"])[columns].astype(float).unstack("axis")
             .reindex(columns=pd.MultiIndex.from_product([columns, ["economic", "social"]])))
     info = metrics.drop_duplicates("model").set_index("model").fillna({"run": ""})
-    for colour, (run, path, steps) in zip(RUN_COLOURS, _run_paths(info)):
+    paths = _run_paths(info)
+    for colour, (run, path, steps) in zip(run_colours(paths), paths):
         kept = [(m, step) for m, step in zip(path, steps) if m in wide.index]
         path, steps = [m for m, _ in kept], [step for _, step in kept]
         x, y = (wide.loc[path, (value, axis)].to_numpy(dtype=float) for axis in ("economic", "social"))
@@ -103,7 +111,7 @@ def ideology_readings(table: pd.DataFrame, models: pd.DataFrame):
     for column, (axis, label) in enumerate(AXES):
         part = table[table["axis"] == axis].set_index("model")
         scatter, shift = axes[0][column], axes[1][column]
-        for colour, (run, path, steps) in zip(RUN_COLOURS, paths):
+        for colour, (run, path, steps) in zip(run_colours(paths), paths):
             kept = [(m, step) for m, step in zip(path, steps) if m in part.index]
             path, steps = [m for m, _ in kept], [step for _, step in kept]
             rows = part.loc[path]
@@ -153,7 +161,7 @@ def judge_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
     bases = list(dict.fromkeys(overall.loc[overall.run != "", "parent"])) or list(overall.index)
     fig, axes = plt.subplots(1, len(bases), figsize=(5.5 * len(bases), 4), sharey=True, squeeze=False)
     for ax, base in zip(axes[0], bases):
-        for colour, run in zip(RUN_COLOURS, runs):
+        for colour, run in zip(run_colours(runs), runs):
             members = overall[(overall.run == run) & (overall.parent == base)].sort_values("step")
             if members.empty:
                 continue
