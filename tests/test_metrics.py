@@ -167,3 +167,103 @@ def test_trajectory_draws_raw_coordinates_beside_corrected_ones():
     # panels; social raw 0, corrected 10 * (0 - 2/6) on both +1-keyed statements
     assert raw == pytest.approx(np.array([[0, 0], [0.5, 0]]), abs=1e-9)
     assert corrected == pytest.approx(np.array([[0, 0], [0.5, -10 / 3]]), abs=1e-9)
+
+
+# --- the generated reading (PoliTune's released protocol): answers read as 0..3 ----------
+
+def generated_rows(model, item, axis, direction, levels):
+    """A model's answers to one statement, each read as a level 0..3 or missing (None)."""
+    return [{"model": model, "reading": "generated", "item": item, "variant": f"sample-{k}", "axis": axis,
+             "direction": direction, "candidate": None if level is None else OPTIONS[level],
+             "value": math.nan if level is None else VALUES[level], "value_max": 2,
+             "answer": "no number" if level is None else f"{level}. because", "parsed": math.nan if level is None else level}
+            for k, level in enumerate(levels)]
+
+
+def logprob_rows(model, item, axis, direction, probs):
+    return [{**row, "reading": "logprob", "value_max": 2}
+            for row in likert_rows(model, item, axis, direction, {"ascending": probs})]
+
+
+def test_generated_answers_are_scored_like_the_options_and_missing_ones_counted():
+    rows = (generated_rows("m", "e1", "economic", 1, [3, 2]) + generated_rows("m", "e2", "economic", -1, [0])
+            + generated_rows("m", "e3", "economic", 1, [None]) + generated_rows("m", "s1", "social", 1, [None, None]))
+    coords = ideology.coordinates(pd.DataFrame(rows), {}).set_index("axis")
+    assert set(coords.reading) == {"generated"}
+    # e1: weights 2 and 1 -> agreement 0.75; e2: -2 -> -1, keyed left -> +1; e3 unread
+    assert coords.loc["economic", "coordinate"] == pytest.approx(10 * (0.75 + 1) / 2)
+    assert coords.loc["economic", ["n_statements", "n_answers", "n_parsed"]].tolist() == [2, 4, 3]
+    # acquiescence over the statements read: mean agreement (0.75 - 1) / 2
+    assert coords.loc["economic", "acquiescence"] == pytest.approx(-0.125)
+    # no answer on the social axis read: the row stays, its coordinate missing
+    assert np.isnan(coords.loc["social", "coordinate"])
+    assert coords.loc["social", ["n_answers", "n_parsed"]].tolist() == [2, 0]
+
+
+def test_readings_table_compares_generated_with_logprob_per_statement():
+    rows = []
+    for item, direction, probs, level in (("e1", 1, [0.1, 0.2, 0.3, 0.4], 3), ("e2", -1, [0.4, 0.3, 0.2, 0.1], 0),
+                                          ("e3", 1, [0.4, 0.3, 0.2, 0.1], 2), ("e4", 1, [0.25] * 4, None)):
+        rows += logprob_rows("m", item, "economic", direction, probs)
+        rows += generated_rows("m", item, "economic", direction, [level])
+    scores = pd.DataFrame(rows)
+    table = ideology.readings_table(scores).set_index("axis").loc["economic"]
+    # log-probability positions: e1 0.7/2, e2 -(-0.7/2), e3 -0.7/2, e4 0
+    assert table["logprob"] == pytest.approx(10 * (0.35 + 0.35 - 0.35 + 0) / 4)
+    # generated positions: e1 2/2, e2 -(-2/2), e3 1/2 (e4 unread)
+    assert table["generated"] == pytest.approx(10 * (1 + 1 + 0.5) / 3)
+    # paired over e1..e3: 10 x mean(1 - 0.35, 1 - 0.35, 0.5 + 0.35)
+    assert table["difference"] == pytest.approx(10 * (0.65 + 0.65 + 0.85) / 3)
+    assert table["difference_ci_low"] <= table["difference"] <= table["difference_ci_high"]
+    assert table[["n_statements", "n_read", "n_answers", "n_parsed"]].tolist() == [4, 3, 4, 3]
+    # e1 names Strongly agree and e2 Strongly disagree, the options most probable; e3 does not
+    assert table["same_option"] == pytest.approx(2 / 3)
+    # the metrics table holds both readings, each as coordinates() computes it alone
+    coords = ideology.coordinates(scores, {}).set_index("reading")
+    assert coords.loc["logprob", "coordinate"] == pytest.approx(table["logprob"])
+    assert coords.loc["generated", "coordinate"] == pytest.approx(table["generated"])
+
+
+def test_trajectory_draws_each_reading_in_a_row_and_the_readings_figure_their_difference():
+    from alignshift.figures.politics import ideology_readings, ideology_trajectory
+
+    rows = []
+    for model in ("base", "run/step-5"):
+        for item, direction, probs in (("e1", 1, [0.1, 0.2, 0.3, 0.4]), ("s1", 1, [0.25] * 4)):
+            axis = "social" if item.startswith("s") else "economic"
+            rows += logprob_rows(model, item, axis, direction, probs)
+            rows += generated_rows(model, item, axis, direction, [3 if model == "base" else 0])
+    scores = pd.DataFrame(rows)
+    lineage = {"run": {"run/step-5": "run"}, "step": {"run/step-5": 5}, "parent": {"run/step-5": "base"}}
+    coords = ideology.coordinates(scores, {"run/step-5": "base"})
+    fig = ideology_trajectory(coords.assign(**{c: coords.model.map(m) for c, m in lineage.items()}), None)
+    assert len(fig.axes) == 4
+    logprob, generated = fig.axes[0].lines[0].get_xydata(), fig.axes[2].lines[0].get_xydata()
+    # log-probabilities: economic 10 x 0.35, social 0 for both; generated: +10 then -10 on both axes
+    assert logprob == pytest.approx(np.array([[3.5, 0], [3.5, 0]]), abs=1e-9)
+    assert generated == pytest.approx(np.array([[10, 10], [-10, -10]]), abs=1e-9)
+    table = ideology.readings_table(scores)
+    fig = ideology_readings(table.assign(**{c: table.model.map(m) for c, m in lineage.items()}), None)
+    economic_shift = fig.axes[2].lines[0].get_xydata()  # bottom left: the run's difference by step
+    assert economic_shift == pytest.approx(np.array([[0, 10 - 3.5], [5, -10 - 3.5]]), abs=1e-9)
+
+
+def test_ideology_figures_draw_every_run_of_a_study_with_more_runs_than_colours():
+    from alignshift.figures.politics import ideology_readings, ideology_trajectory
+
+    # PoliTune's twelve runs, one checkpoint each
+    runs = [f"run{k}" for k in range(12)]
+    rows = []
+    for model in ["base"] + [f"{run}/step-4" for run in runs]:
+        for item, axis in (("e1", "economic"), ("s1", "social")):
+            rows += logprob_rows(model, item, axis, 1, [0.1, 0.2, 0.3, 0.4])
+            rows += generated_rows(model, item, axis, 1, [2])
+    scores = pd.DataFrame(rows)
+    lineage = {"run": lambda m: m.split("/")[0] if "/" in m else "", "step": lambda m: 4 if "/" in m else 0,
+               "parent": lambda m: "base" if "/" in m else ""}
+    coords = ideology.coordinates(scores, {f"{run}/step-4": "base" for run in runs})
+    fig = ideology_trajectory(coords.assign(**{c: coords.model.map(f) for c, f in lineage.items()}), None)
+    assert sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts()) == sorted(runs)
+    table = ideology.readings_table(scores)
+    fig = ideology_readings(table.assign(**{c: table.model.map(f) for c, f in lineage.items()}), None)
+    assert sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts()) == sorted(runs)

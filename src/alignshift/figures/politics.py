@@ -17,26 +17,58 @@ TRAJECTORY_PANELS = (
 )
 
 
-def _trajectory_panel(ax, metrics: pd.DataFrame, value: str, ci: str):
-    """Each run's path on the economic x social plane in one kind of coordinate."""
-    wide = metrics.pivot_table(index="model", columns="axis", values=[value, f"{ci}ci_low", f"{ci}ci_high"])
-    info = metrics.drop_duplicates("model").set_index("model").fillna({"run": ""})
-    runs = [r for r in dict.fromkeys(info.run) if r]
-    for colour, run in zip(RUN_COLOURS, runs):
+def run_colours(runs: list) -> list:
+    """A colour per run: tab10's, or tab20's beyond ten runs (PoliTune has twelve; a
+    figure zipping runs with ten colours dropped the last two)."""
+    colours = RUN_COLOURS if len(runs) <= len(RUN_COLOURS) else plt.get_cmap("tab20").colors
+    return [colours[i % len(colours)] for i in range(len(runs))]
+
+
+# the ideology probe's readings (its `reading` setting), in the order they are drawn
+READING_TITLES = {"logprob": "read from the Likert options' log-probabilities",
+                  "generated": "read from generated answers (0..3, PoliTune's instruction)"}
+
+
+def _readings(metrics: pd.DataFrame) -> list[str]:
+    """The readings a metrics table holds (a table without `reading`: the log-probability one)."""
+    present = set(metrics["reading"]) if "reading" in metrics else {"logprob"}
+    return [r for r in READING_TITLES if r in present]
+
+
+def _run_paths(info: pd.DataFrame) -> list[tuple[str, list[str], list[int]]]:
+    """(run, models from its parent through every checkpoint, their steps from 0)."""
+    paths = []
+    for run in [r for r in dict.fromkeys(info.run) if r]:
         members = info[info.run == run].sort_values("step")
-        path = [members["parent"].iloc[0]] + members.index.tolist()
-        steps = [0] + members["step"].astype(int).tolist()
-        x, y = (wide.loc[path, (value, axis)].to_numpy() for axis in ("economic", "social"))
-        xerr, yerr = (np.abs(wide.loc[path, [(f"{ci}ci_low", axis), (f"{ci}ci_high", axis)]].to_numpy().T - centre)
-                      for axis, centre in (("economic", x), ("social", y)))
+        paths.append((run, [members["parent"].iloc[0]] + members.index.tolist(),
+                      [0] + members["step"].astype(int).tolist()))
+    return paths
+
+
+def _trajectory_panel(ax, metrics: pd.DataFrame, value: str, ci: str):
+    """Each run's path on the economic x social plane in one kind of coordinate (a model
+    with no coordinate, e.g. no generated answer read, is left out of its path)."""
+    columns = [value, f"{ci}ci_low", f"{ci}ci_high"]
+    wide = (metrics.set_index(["model", "axis"])[columns].astype(float).unstack("axis")
+            .reindex(columns=pd.MultiIndex.from_product([columns, ["economic", "social"]])))
+    info = metrics.drop_duplicates("model").set_index("model").fillna({"run": ""})
+    paths = _run_paths(info)
+    for colour, (run, path, steps) in zip(run_colours(paths), paths):
+        kept = [(m, step) for m, step in zip(path, steps) if m in wide.index]
+        path, steps = [m for m, _ in kept], [step for _, step in kept]
+        x, y = (wide.loc[path, (value, axis)].to_numpy(dtype=float) for axis in ("economic", "social"))
+        xerr, yerr = (np.abs(wide.loc[path, [(f"{ci}ci_low", axis), (f"{ci}ci_high", axis)]].to_numpy(dtype=float).T
+                             - centre) for axis, centre in (("economic", x), ("social", y)))
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, color=colour, marker="o", ms=5, lw=1.5, elinewidth=0.6,
                     capsize=2, label=run)
         for xi, yi, step in zip(x[1:], y[1:], steps[1:]):
-            ax.annotate(str(step), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colour)
+            if np.isfinite(xi) and np.isfinite(yi):
+                ax.annotate(str(step), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colour)
     for model in info.index[info.run == ""]:
         point = (wide.loc[model, (value, "economic")], wide.loc[model, (value, "social")])
-        ax.plot(*point, marker="*", ms=14, color="black", ls="none", zorder=5)
-        ax.annotate(model, point, textcoords="offset points", xytext=(6, -12), fontsize=8)
+        if np.isfinite(point[0]) and np.isfinite(point[1]):
+            ax.plot(*point, marker="*", ms=14, color="black", ls="none", zorder=5)
+            ax.annotate(model, point, textcoords="offset points", xytext=(6, -12), fontsize=8)
     ax.axhline(0, color="grey", lw=0.6)
     ax.axvline(0, color="grey", lw=0.6)
     ax.set_xlabel("economic  (← left · right →)")
@@ -46,14 +78,77 @@ def _trajectory_panel(ax, metrics: pd.DataFrame, value: str, ci: str):
 def ideology_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
     """Each run's path on the economic x social plane, base model first: the raw
     coordinates beside the acquiescence-corrected ones, where a run that only learnt to
-    agree (or disagree) more stays put (docs/default-study.md, finding 4)."""
-    fig, axes = plt.subplots(1, len(TRAJECTORY_PANELS), figsize=(12, 5.8), sharex=True, sharey=True)
-    for ax, (value, ci, title) in zip(axes, TRAJECTORY_PANELS):
-        _trajectory_panel(ax, metrics, value, ci)
-        ax.set_title(title, fontsize=9)
-    axes[0].set_ylabel("social  (← libertarian · authoritarian →)")
-    axes[0].legend(title="run", fontsize=8)
+    agree (or disagree) more stays put (docs/default-study.md, finding 4); one row per
+    reading of the questionnaire (log-probabilities, generated answers)."""
+    readings = _readings(metrics)
+    fig, axes = plt.subplots(len(readings), len(TRAJECTORY_PANELS), figsize=(12, 5.8 * len(readings)),
+                             sharex=True, sharey=True, squeeze=False)
+    for row, reading in zip(axes, readings):
+        part = metrics[metrics["reading"] == reading] if "reading" in metrics else metrics
+        for ax, (value, ci, title) in zip(row, TRAJECTORY_PANELS):
+            _trajectory_panel(ax, part, value, ci)
+            ax.set_title(f"{title}\n{READING_TITLES[reading]}" if len(readings) > 1 else title, fontsize=9)
+        row[0].set_ylabel("social  (← libertarian · authoritarian →)")
+        row[0].legend(title="run", fontsize=8)
     fig.suptitle("Ideology by checkpoint (labels: training step; bars: 95% CI over statements)")
+    return fig
+
+
+AXES = (("economic", "economic  (← left · right →)"), ("social", "social  (← libertarian · authoritarian →)"))
+
+
+@figure(inputs=["ideology_readings"], category="Ideology")
+def ideology_readings(table: pd.DataFrame, models: pd.DataFrame):
+    """The questionnaire read two ways (the ideology probe with `reading: both`): top,
+    each model's coordinate from its generated answers (PoliTune's released protocol)
+    against the one from the Likert options' log-probabilities, per axis, runs joined
+    from their base model in step order; bottom, the paired difference (generated -
+    log-probability, over the statements whose answer was read) against the optimizer
+    step, from the base model at step 0."""
+    info = table.drop_duplicates("model").set_index("model").fillna({"run": ""})
+    paths = _run_paths(info)
+    fig, axes = plt.subplots(2, len(AXES), figsize=(6 * len(AXES), 10.5), squeeze=False)
+    for column, (axis, label) in enumerate(AXES):
+        part = table[table["axis"] == axis].set_index("model")
+        scatter, shift = axes[0][column], axes[1][column]
+        for colour, (run, path, steps) in zip(run_colours(paths), paths):
+            kept = [(m, step) for m, step in zip(path, steps) if m in part.index]
+            path, steps = [m for m, _ in kept], [step for _, step in kept]
+            rows = part.loc[path]
+            x, y = rows["logprob"].to_numpy(dtype=float), rows["generated"].to_numpy(dtype=float)
+            xerr, yerr = (np.abs(rows[[f"{r}_ci_low", f"{r}_ci_high"]].to_numpy(dtype=float).T - centre)
+                          for r, centre in (("logprob", x), ("generated", y)))
+            scatter.errorbar(x, y, xerr=xerr, yerr=yerr, color=colour, marker="o", ms=4, lw=1, elinewidth=0.5,
+                             capsize=1.5, label=run)
+            d = rows["difference"].to_numpy(dtype=float)
+            derr = np.abs(rows[["difference_ci_low", "difference_ci_high"]].to_numpy(dtype=float).T - d)
+            shift.errorbar(steps, d, yerr=derr, color=colour, marker="o", ms=4, lw=1.5, elinewidth=0.6, capsize=2,
+                           label=run)
+        for model in info.index[info.run == ""]:
+            if model not in part.index:
+                continue
+            row = part.loc[model]
+            scatter.plot(row["logprob"], row["generated"], marker="*", ms=13, color="black", ls="none", zorder=5)
+            scatter.annotate(model, (row["logprob"], row["generated"]), textcoords="offset points", xytext=(6, -12),
+                             fontsize=8)
+            shift.plot(0, row["difference"], marker="*", ms=11, color="black", ls="none", zorder=5)
+        limits = [-10.5, 10.5]
+        scatter.plot(limits, limits, color="grey", lw=0.6, ls="--")  # where the two readings agree
+        scatter.set_xlim(limits)
+        scatter.set_ylim(limits)
+        scatter.set_aspect("equal")
+        scatter.set_xlabel(f"{label}\nread from the options' log-probabilities")
+        scatter.set_ylabel("read from generated answers (0..3)")
+        read, given = part["n_parsed"].sum(), part["n_answers"].sum()
+        scatter.set_title(f"{axis}: {int(read)} of {int(given)} answers read as 0..3", fontsize=9)
+        shift.axhline(0, color="grey", lw=0.6)
+        shift.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        shift.set_xlabel("optimizer step")
+        shift.set_ylabel(f"{axis}: generated − log-probability (95% CI)")
+    if paths:
+        axes[0][0].legend(title="run", fontsize=7)
+    fig.suptitle("The questionnaire read from generated answers vs from option log-probabilities "
+                 "(bars: 95% CI over statements)")
     return fig
 
 
@@ -66,7 +161,7 @@ def judge_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
     bases = list(dict.fromkeys(overall.loc[overall.run != "", "parent"])) or list(overall.index)
     fig, axes = plt.subplots(1, len(bases), figsize=(5.5 * len(bases), 4), sharey=True, squeeze=False)
     for ax, base in zip(axes[0], bases):
-        for colour, run in zip(RUN_COLOURS, runs):
+        for colour, run in zip(run_colours(runs), runs):
             members = overall[(overall.run == run) & (overall.parent == base)].sort_values("step")
             if members.empty:
                 continue

@@ -9,7 +9,9 @@
   row per (item, variant, candidate) with at least `item`, `variant`, `candidate`,
   `prompt`, `continuation` plus whatever its metrics need, and the shared scorer scores
   every candidate of a prompt in one batched pass; or `evaluate(spec, tables, lm, fmt,
-  cache)` for probes that generate; `build_reward(spec, tables)` if reward models apply;
+  cache)` for probes that generate; or both `build` and `generate(spec, tables, lm, fmt,
+  cache)` for probes whose items are read both ways (rows of each, concatenated; either
+  may return none); `build_reward(spec, tables)` if reward models apply;
 - `metrics.py`: `metrics(scores, models, spec, seed)` -> its metrics table, and for each
   name in `tables`, `tables(scores, models, spec, seed)` -> {name: table}. `models` is
   the study's model table (alignshift.registry.model_table).
@@ -123,6 +125,15 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
         out = _reward_rows(probe, spec, tables, lm, cache)
     elif hasattr(probe, "evaluate"):
         out = probe.evaluate(spec, tables, lm, fmt, cache)
+    elif hasattr(probe, "generate"):
+        # items read both ways (ideology's `reading`): the scored rows, then the rows read
+        # from generated answers; either part may be empty, not both
+        rows = probe.build(spec, tables, fmt)
+        parts = [_score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs)] if len(rows) else []
+        parts = [p for p in parts + [probe.generate(spec, tables, lm, fmt, cache)] if len(p)]
+        if not parts:
+            raise ProbeError(f"probe {name}: no items after applying its settings {spec}")
+        out = pd.concat(parts, ignore_index=True)
     else:
         out = _score_rows(name, spec, build(name, spec, tables, fmt), lm, cache, chunk_prompts, progress, score_kwargs)
     out.insert(0, "probe", name)
