@@ -32,7 +32,8 @@ def prepare(spec: dict) -> pd.DataFrame:
     name = spec["loader"]
     if name not in LOADERS:
         raise DataError(f"unknown loader {name!r}; known: {sorted(LOADERS)}")
-    args = {k: v for k, v in spec.items() if k != "loader"}
+    # `manual` marks a dataset provided by hand for the workflow (planning); no loader reads it
+    args = {k: v for k, v in spec.items() if k not in ("loader", "manual")}
     df = LOADERS[name](**args)
     if df.empty:
         raise DataError(f"{args.get('path', name)}: no rows")
