@@ -13,7 +13,7 @@ import yaml
 from alignshift import planning
 from alignshift.provenance import read_provenance
 from alignshift.registry import read_model_table
-from conftest import REPO, job_counts, read_metrics, run_snakemake, write_config
+from conftest import REPO, job_counts, plan_study, read_metrics, run_snakemake, write_config
 
 PREFERENCES = REPO / "data" / "preferences" / "policy_stances.jsonl"
 
@@ -123,6 +123,14 @@ def test_step_count_and_checkpoints_follow_a_change_of_the_data(study):
     assert "dpo_epochs/step-3" not in set(read_model_table(study / "results" / "models.csv").model)
     # the fixed run trains other data: untouched
     assert (study / "results" / "finetune" / "sft_fixed" / "train_log.json").stat().st_mtime_ns == before
+
+
+def test_default_study_dry_run_lists_every_checkpoint():
+    # fixed-step runs: the whole DAG before any data exists (dpo_left/right save 90 and
+    # their last step 150; sft_left its last, 24)
+    counts = plan_study(REPO / "config" / "config.yaml")
+    assert counts["plan_run"] == 3 and counts["finetune"] == 3
+    assert counts["evaluate"] == 1 + 2 + 2 + 1 and counts["analyze"] == 3
 
 
 # --- refused when the study is planned -----------------------------------------------------
