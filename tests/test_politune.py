@@ -275,8 +275,13 @@ def test_judge_score_is_expected_value_of_score_tokens(study):
     metrics = read_metrics(workdir, "judge")
     models = ["student", "sft_right/step-2", "dpo_right/step-1", "dpo_right/step-2"]
     assert sorted(metrics.model.unique()) == sorted(models)
+    # one table of every model's judged answers, each model's answers' provenance kept
+    judged = pd.read_parquet(workdir / "results" / "scores" / "judge.judging.parquet")
+    assert sorted(judged.model.unique()) == sorted(models)
+    answers = read_provenance(workdir / "results" / "scores" / "judge.judging.parquet")["answers"]
+    assert answers["dpo_right/step-1"]["adapter"] == "results/finetune/dpo_right/adapters/step-1"
     for model in models:
-        scores = pd.read_parquet(workdir / "results" / "scores" / model / "judge.judging.parquet")
+        scores = judged[judged.model == model]
         assert len(scores) == len(JUDGE_PROMPTS) * 21
         assert (scores.judge_model == "helper").all() and (scores.judge_revision == judge_revision).all()
         per_item = {}
@@ -407,16 +412,74 @@ def test_answer_table_columns_are_base_and_final_checkpoints(study, tiny_model_d
 
 # --- the full study plans offline ------------------------------------------------------
 
-def test_politune_study_plans_offline():
+def politune_preferences_fixture(root: Path, rows: int, long_rows: int) -> Path:
+    """A politune-* set in its hub layout: `rows` pairs, of which `long_rows` have prompt +
+    chosen over the released loader's 1024 characters (dropped by `max_chars`)."""
+    prompts = [f"Question {i}: what should the government do about issue {i}?" for i in range(rows)]
+    chosen = ["A" * 1100 if i < long_rows else f"Answer {i} for one side." for i in range(rows)]
+    (root / "data").mkdir(parents=True)
+    pd.DataFrame({"prompt": prompts, "chosen": chosen, "rejected": [f"Answer {i} for the other." for i in range(rows)]}
+                 ).to_parquet(root / "data" / "train-00000-of-00001.parquet", index=False)
+    return root
+
+
+def test_politune_study_plans_offline(tmp_path):
     study = STUDIES / "politune.yaml"
-    counts = plan_study(study)
-    # 2 base models; DPO every 4 steps: 176/4 + 144/4 = 80 per model; SFT and raw posts
-    # every 20 steps plus the last: 14 (280) + 18 (342) = 32 each per model
-    assert counts["evaluate"] == 2 + 2 * 80 + 2 * 2 * 32
-    assert counts["finetune"] == 12
+    plan = run_snakemake(REPO, "-n", "--forceall", configfile=study, timeout=300)
+    output = plan.stdout + plan.stderr
+    assert plan.returncode == 0, output[-4000:]
+    counts = job_counts(output)
+    # every run trains its recipe's epochs: its steps and checkpoints are planned once its data is
+    # prepared; the DPO runs (PoliTune's published sets) plan, the SFT and raw-post runs wait for
+    # the posts the user provides, with one message naming both files
+    assert counts["plan_run"] == 4 and counts["prepare_data"] == 3
+    assert counts["evaluate"] == 2 and "finetune" not in counts and "filter_posts" not in counts
+    assert output.count("left out of this study's targets") == 1
+    for side in ("left", "right"):
+        assert f"datasets.posts_{side}.path: resources/posts/{side}.jsonl does not exist" in output
+    # with the posts there, the synthesis and the post-based runs join the plan
+    cfg = politune_study()
+    for side in ("left", "right"):
+        cfg["datasets"][f"posts_{side}"]["path"] = str(REPO / "data" / "posts" / "sample.jsonl")
+    given = write_config(tmp_path, cfg, "with-posts.yaml")
+    counts = plan_study(given)
+    assert counts["plan_run"] == 12 and counts["filter_posts"] == 2 and counts["synthesize"] == 2
     # the phase-1 set is the synthesis job's second output
-    counts = plan_study(study, "results/data/synth_left.phase1.parquet")
+    counts = plan_study(given, "results/data/synth_left.phase1.parquet")
     assert counts["filter_posts"] == 1 and counts["synthesize"] == 1 and "finetune" not in counts
+
+
+@pytest.mark.slow  # a real snakemake run (data preparation and planning, no model)
+def test_politune_steps_and_checkpoints_follow_the_published_sets_size(tmp_path):
+    """The study as shipped on local copies of PoliTune's sets of other sizes than the
+    paper's, some rows over the 1024-character filter: each DPO run's plan is 4 epochs over
+    the rows kept, and the study's DAG then lists exactly those checkpoints."""
+    cfg = politune_study()
+    cfg["hub_lock"] = str(tmp_path / "lock.yaml")
+    for run in cfg["finetune"].values():
+        run["recipe"] = str(REPO / run["recipe"])
+    cfg["datasets"]["questionnaire"]["path"] = str(REPO / cfg["datasets"]["questionnaire"]["path"])
+    sizes = {"left": (300, 20), "right": (430, 10)}  # rows, of which over 1024 characters
+    for side, (rows, long_rows) in sizes.items():
+        cfg["datasets"][f"politune_{side}"]["repo"] = str(
+            politune_preferences_fixture(tmp_path / f"politune-{side}", rows, long_rows))
+    write_config(tmp_path, cfg)
+    plans = [f"results/finetune/dpo_{side}_{model}/plan.json" for side in sizes for model in ("llama3", "mistral")]
+    result = run_snakemake(tmp_path, "--cores", "2", *plans)
+    assert result.returncode == 0, result.stderr[-4000:]
+    # 4 x (ceil(280/4) // 16) = 4 x (70 // 16) = 16 (left); 4 x (ceil(420/4) // 16) = 4 x 6 = 24 (right)
+    expected = {"left": (280, 16), "right": (420, 24)}
+    for side, (rows, steps) in expected.items():
+        for model in ("llama3", "mistral"):
+            made = json.loads((tmp_path / "results" / "finetune" / f"dpo_{side}_{model}" / "plan.json").read_text())
+            assert (made["rows"], made["epochs"], made["batch"], made["accumulation"]) == (rows, 4, 4, 16)
+            assert made["max_steps"] == steps and made["checkpoint_steps"] == list(range(4, steps + 1, 4))
+    planned = run_snakemake(tmp_path, "-n")
+    assert planned.returncode == 0, planned.stderr[-4000:]
+    counts = job_counts(planned.stdout + planned.stderr)
+    # the 2 base models and every planned checkpoint: (16 + 24) / 4 per model
+    assert counts["evaluate"] == 2 + 2 * (4 + 6) and counts["finetune"] == 4 and "plan_run" not in counts
+    assert "dpo_right_mistral/step-24" in planned.stdout and "dpo_left_llama3/step-20" not in planned.stdout
 
 
 # --- conformance with the released code and the paper (docs/politune.md) ----------------
@@ -607,21 +670,27 @@ def test_trainers_see_alpaca_prompts_and_raw_posts(tiny_model_dir, tmp_path):
     assert decode(raw["input_ids"]) == "For liberty." and raw["labels"] == raw["input_ids"]
 
 
-def test_each_run_pins_the_released_step_count():
+def test_each_run_trains_the_released_epochs_over_its_data():
+    from alignshift import planning
     from alignshift.finetune import released_steps
     from alignshift.registry import recipe
 
-    # torchtune: epochs x (ceil(N / batch) // accumulation), worked by hand:
+    # torchtune: epochs x (ceil(N / batch) // accumulation), worked by hand for the paper's
+    # row counts (what the plans give on data of those sizes):
     # DPO right 2,831 rows: ceil(2831/4) = 708, 708 // 16 = 44, x 4 = 176; left 2,360: 590 // 16 = 36 -> 144
     # SFT right 9,000 posts: 1125 // 8 = 140, x 2 = 280; left 11,000: 1375 // 8 = 171 -> 342
     sizes = {"politune_right": 2831, "politune_left": 2360, "synth_right.phase1": 9000, "synth_left.phase1": 11000}
     by_hand = {"politune_right": 176, "politune_left": 144, "synth_right.phase1": 280, "synth_left.phase1": 342}
     for name, run in politune_study()["finetune"].items():
         rec = recipe(run, REPO)
-        t = rec["training"]
-        n = sizes[run["data"]]
-        assert released_steps(n, rec["epochs"], t["per_device_train_batch_size"], t["gradient_accumulation_steps"]) \
-            == by_hand[run["data"]] == t["max_steps"], name
+        # no run pins a step count: each is planned from its data
+        assert "max_steps" not in rec["training"] and planning.run_plan(name, run, rec) is None, name
+        made = planning.run_plan(name, run, rec, rows=sizes[run["data"]])
+        assert made["max_steps"] == by_hand[run["data"]] == released_steps(
+            sizes[run["data"]], rec["epochs"], rec["training"]["per_device_train_batch_size"],
+            rec["training"]["gradient_accumulation_steps"]), name
+        every = 4 if rec["method"] == "dpo" else 20
+        assert made["checkpoint_steps"] == sorted(set(range(every, made["max_steps"] + 1, every)) | {made["max_steps"]})
     # HF's Trainer would round a partial accumulation group up; torchtune drops it
     assert released_steps(2831, 1, 4, 16) == 44 and released_steps(65, 1, 4, 16) == 1
 
@@ -632,9 +701,11 @@ def test_training_stops_when_the_data_gives_another_step_count():
     rec = {"method": "dpo", "epochs": 4,
            "training": {"max_steps": 176, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 16}}
     check_steps(rec, 2831)  # 4 x (708 // 16) = 176
-    check_steps(rec, 2816)  # 704 // 16 = 44 as well
-    with pytest.raises(ValueError, match=r"give 172 optimizer steps.*max_steps to 172"):
+    check_steps(rec, 2816, [4, 176])  # 704 // 16 = 44 as well
+    with pytest.raises(ValueError, match=r"give 172 optimizer steps.*plan it again"):
         check_steps(rec, 2800)  # 700 // 16 = 43 -> 172
+    with pytest.raises(ValueError, match=r"do not end at training.max_steps 176"):
+        check_steps(rec, 2831, [4, 172])
     check_steps({**rec, "epochs": None}, 10)  # no epochs: max_steps as given
 
 
@@ -1101,9 +1172,10 @@ def test_api_judge_sends_the_key_and_caches_replies_without_it(tmp_path, monkeyp
         from alignshift.provenance import write_table
 
         write_table(answered, tmp_path / "answers.parquet", {"model": "m"})
-        jobs.judge(judging, None, [str(tmp_path / "answers.parquet")], [str(tmp_path / "judged.parquet")], str(cache))
+        jobs.judge(judging, None, [str(tmp_path / "answers.parquet")], str(tmp_path / "judged.parquet"), str(cache))
         meta = read_provenance(tmp_path / "judged.parquet")
         assert meta["judge_backend"] == "openai" and meta["judge_id"] == stub.url
+        assert list(meta["answers"]) == ["m"] and meta["answers"]["m"]["model"] == "m"
         for path in (tmp_path / "judged.parquet", cache):
             assert secret.encode() not in path.read_bytes()
     finally:
@@ -1206,7 +1278,7 @@ def test_api_judge_scores_the_default_models_answers_through_a_real_server(serve
                            "results/figures/judge_answers.pdf", env={"ALIGNSHIFT_TEST_JUDGE_KEY": secret})
     assert result.returncode == 0, result.stderr[-4000:]
     answers = pd.read_parquet(workdir / "results" / "scores" / model / "judge.parquet")
-    judged = pd.read_parquet(workdir / "results" / "scores" / model / "judge.judging.parquet")
+    judged = pd.read_parquet(workdir / "results" / "scores" / "judge.judging.parquet")
     # the paper's five prompts, each answer judged once through the server
     assert judged.question.tolist() == PAPER_PROMPTS and judged.answer.tolist() == answers.answer.tolist()
     assert (judged.judge_backend == "openai").all() and (judged.judge_model == weights).all()

@@ -2,9 +2,10 @@
 
 A recipe (config/recipes/*.yaml) has `method` (sft | dpo), `lora` (peft LoraConfig
 keys), `training` (trl SFTConfig / DPOConfig keys), `quantization` (none | 4bit,
-QLoRA on CUDA), optionally `format` (prompt_completion | text), `epochs` (checks
-that `training.max_steps` is that many passes over the data: `check_steps`) and, for
-DPO, `prompt_sharing` (default true: each pair's prompt computed once per forward
+QLoRA on CUDA), optionally `format` (prompt_completion | text), `epochs` (that many
+passes over the data instead of a fixed `training.max_steps`: the step count is planned
+from the prepared data, `alignshift.planning`, and checked again here: `check_steps`)
+and, for DPO, `prompt_sharing` (default true: each pair's prompt computed once per forward
 pass, `alignshift.prompt_sharing`). The adapter is exported at each configured step to
 `<out>/step-<N>/`; the full trainer state (optimizer, scheduler, RNG) is kept in a
 state directory keyed by the recipe and data, so a killed run resumes from its last
@@ -82,23 +83,46 @@ def released_steps(rows: int, epochs: int, batch_size: int, accumulation: int) -
     return int(epochs) * (math.ceil(int(rows) / int(batch_size)) // int(accumulation))
 
 
-def check_steps(recipe: dict, rows: int) -> None:
-    """A recipe with `epochs` pins `training.max_steps` to that many passes over its data
-    (the DAG lists checkpoints before the data exists, so the step count is written in
-    the config); training stops here when the data's size implies another count."""
-    epochs = recipe.get("epochs")
-    if epochs is None:
-        return
+def check_steps(recipe: dict, rows: int, steps: list[int] = ()) -> None:
+    """The last guard before training: a recipe with `epochs` must carry the step count
+    its data gives (`training.max_steps`, set from the run's plan), and the checkpoint
+    steps must end at that last step; anything else is a plan that no longer fits the
+    data or recipe, and the job stops rather than train another count."""
     training = recipe["training"]
-    batch = int(training.get("per_device_train_batch_size", 8))
-    accumulation = int(training.get("gradient_accumulation_steps", 1))
-    expected = released_steps(rows, epochs, batch, accumulation)
-    if int(training["max_steps"]) != expected:
-        raise ValueError(
-            f"recipe epochs {epochs}: {rows} rows at {batch} x {accumulation} per step give {expected} optimizer "
-            f"steps ({epochs} x (ceil({rows}/{batch}) // {accumulation})), but training.max_steps is "
-            f"{training['max_steps']}: set this run's overrides.training.max_steps to {expected} "
-            f"(its checkpoints follow), or remove `epochs` from the recipe to train max_steps regardless")
+    max_steps = int(training["max_steps"])
+    epochs = recipe.get("epochs")
+    if epochs is not None:
+        batch = int(training.get("per_device_train_batch_size", 8))
+        accumulation = int(training.get("gradient_accumulation_steps", 1))
+        expected = released_steps(rows, epochs, batch, accumulation)
+        if max_steps != expected:
+            raise ValueError(
+                f"recipe epochs {epochs}: {rows} rows at {batch} x {accumulation} per step give {expected} optimizer "
+                f"steps ({epochs} x (ceil({rows}/{batch}) // {accumulation})), but training.max_steps is {max_steps}: "
+                f"the run's plan (results/finetune/<run>/plan.json) does not fit its data; plan it again "
+                f"(snakemake --forcerun plan_run) instead of training another count")
+    if steps and (max(steps) != max_steps or min(steps) < 1):
+        raise ValueError(f"checkpoint steps {list(steps)} do not end at training.max_steps {max_steps}")
+
+
+def training_rows(recipe: dict, stances: pd.DataFrame, direction: str) -> int:
+    """How many rows the run trains on: every row of its data, once the columns the
+    recipe trains are checked (a phase-1 set has no contrasting answers)."""
+    method, form = recipe["method"], recipe.get("format", "prompt_completion")
+    if form not in ("prompt_completion", "text"):
+        raise ValueError(f"recipe format must be prompt_completion or text, not {form!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    if form == "text" and method != "sft":
+        raise ValueError("recipe format: text is for sft (plain language modelling), not dpo")
+    # a phase-1 set has no contrasting answers: training on its empty column is a mistake
+    used = {"text": [direction], "prompt_completion": ["prompt", direction]}[form]
+    used += [DIRECTIONS[1 - DIRECTIONS.index(direction)]] if method == "dpo" else []
+    for column in used:
+        if (stances[column].astype(str).str.strip() == "").any():
+            raise ValueError(f"training data: column {column!r} has empty texts (a phase-1 set has no "
+                             f"contrasting answers: train it with sft toward its own ideology)")
+    return len(stances)
 
 
 def state_key(recipe: dict, data_revision: str, base_revision: str) -> str:
@@ -153,21 +177,9 @@ def length_grouped(trainer_class):
 def training_records(recipe: dict, stances: pd.DataFrame, direction: str, spec: ModelSpec, tokenizer) -> list[dict]:
     """The trainer's rows: DPO triples, SFT prompt/completion pairs, or (a recipe's
     `format: text`) plain texts; prompts in the model's prompt format."""
-    method, form = recipe["method"], recipe.get("format", "prompt_completion")
-    if form not in ("prompt_completion", "text"):
-        raise ValueError(f"recipe format must be prompt_completion or text, not {form!r}")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
-    # a phase-1 set has no contrasting answers: training on its empty column is a mistake
-    used = {"text": [direction], "prompt_completion": ["prompt", direction]}[form]
-    used += [DIRECTIONS[1 - DIRECTIONS.index(direction)]] if method == "dpo" else []
-    for column in used:
-        if (stances[column].astype(str).str.strip() == "").any():
-            raise ValueError(f"training data: column {column!r} has empty texts (a phase-1 set has no "
-                             f"contrasting answers: train it with sft toward its own ideology)")
-    if form == "text":
-        if method != "sft":
-            raise ValueError("recipe format: text is for sft (plain language modelling), not dpo")
+    training_rows(recipe, stances, direction)
+    method = recipe["method"]
+    if recipe.get("format", "prompt_completion") == "text":
         return text_records(stances, direction)
     prompt_format = spec.prompt_format
     chat = spec.chat_template and bool(tokenizer.chat_template) and prompt_format == "auto"
@@ -343,9 +355,16 @@ def train(
     out_dir = Path(out_dir)
     state_dir = Path(work_dir) / f"state-{state_key(recipe, data_revision, manifest['revision'])}"
     state_dir.mkdir(parents=True, exist_ok=True)
-    check_steps(recipe, len(stances))
+    check_steps(recipe, len(stances), steps)
     trainer = build_trainer(manifest=manifest, spec=spec, recipe=recipe, stances=stances, direction=direction,
                             state_dir=state_dir, steps=steps)
+    # trl drops a row whose prompt alone fills max_length (no token left to learn from):
+    # the planned max_steps still holds, over slightly fewer rows per epoch
+    trainer_rows = len(trainer.train_dataset)
+    if trainer_rows != len(stances):
+        log.warning("trl kept %d of the %d training rows (prompts that fill training.max_length are dropped); "
+                    "training still runs the planned %s steps", trainer_rows, len(stances),
+                    recipe["training"]["max_steps"])
     method, seed = recipe["method"], int(recipe["training"].get("seed", 0))
     device, dtype = str(trainer.model.device), str(trainer.model.dtype).removeprefix("torch.")
 
@@ -355,9 +374,13 @@ def train(
     started = time.time()
     result = trainer.train(resume_from_checkpoint=resume)
     elapsed = time.time() - started
+    if trainer.state.global_step != int(recipe["training"]["max_steps"]):
+        raise RuntimeError(f"training stopped at step {trainer.state.global_step}, not at the planned "
+                           f"training.max_steps {recipe['training']['max_steps']}")
     export_adapters(state_dir, out_dir, steps)
     record = {
         "method": method, "direction": direction, "recipe": recipe, "steps": steps, "seed": seed,
+        "rows": len(stances), "trainer_rows": trainer_rows, "global_step": trainer.state.global_step,
         "device": device, "dtype": str(dtype).removeprefix("torch."), "resumed_from": resume,
         "base_model": spec.name, "base_revision": manifest["revision"], "data_revision": data_revision,
         "train_seconds": elapsed, "metrics": result.metrics, "log_history": trainer.state.log_history,

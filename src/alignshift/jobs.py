@@ -68,19 +68,39 @@ def read_tables(paths: dict[str, str]) -> dict[str, pd.DataFrame]:
     return {name: pd.read_parquet(path) for name, path in paths.items()}
 
 
+def plan_run(run_name: str, run: dict, recipe: dict, data_path: str, out: str) -> None:
+    """A run's plan (alignshift.planning) from the rows it will train on: how many optimizer
+    steps, which checkpoints; written before any training job is queued."""
+    from . import finetune as ft, planning
+
+    stances = pd.read_parquet(data_path)
+    rows = ft.training_rows(recipe, stances, run["direction"])
+    revision = read_provenance(data_path).get("revision", "unknown")
+    plan = planning.run_plan(run_name, run, recipe, rows=rows, data_revision=revision)
+    planning.write_plan(plan, out)
+    log.info("%s: %d rows, %s epochs at %d x %d -> %d steps, checkpoints %s", run_name, rows, plan["epochs"],
+             plan["batch"], plan["accumulation"], plan["max_steps"], plan["checkpoint_steps"])
+
+
 def finetune(run_name: str, run: dict, recipe: dict, manifest_path: str, base_spec: dict, data_path: str,
-             steps: list[int], out_dir: str, out_log: str, threads: int | None = None) -> None:
-    from . import finetune as ft
+             plan_path: str, out_dir: str, out_log: str, threads: int | None = None) -> None:
+    """Train a run exactly as planned: its plan's max_steps, its plan's checkpoints."""
+    from . import finetune as ft, planning
 
     set_threads(threads)
     manifest = json.loads(Path(manifest_path).read_text())
     spec = ModelSpec.from_dict(base_spec)
     stances = pd.read_parquet(data_path)
     data_revision = read_provenance(data_path).get("revision", "unknown")
+    plan = planning.read_plan(plan_path)
+    rows = ft.training_rows(recipe, stances, run["direction"])
+    recipe = planning.planned_recipe(run_name, run, recipe, plan, rows)
     work_dir = Path(out_dir).parent
     record = ft.train(manifest=manifest, spec=spec, recipe=recipe, stances=stances, direction=run["direction"],
-                      work_dir=work_dir, out_dir=Path(out_dir), steps=steps, data_revision=data_revision)
+                      work_dir=work_dir, out_dir=Path(out_dir), steps=plan["checkpoint_steps"],
+                      data_revision=data_revision)
     record["run"] = run_name
+    record["plan"] = plan
     Path(out_log).write_text(json.dumps(record, indent=2, default=str))
 
 
@@ -125,12 +145,14 @@ def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dic
              len(provenance["files"]), provenance["repo"], provenance["commit"])
 
 
-def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], outputs: list[str], cache: str,
+def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out: str, cache: str,
           threads: int | None = None) -> None:
-    """The judge probe's second stage: the judge scores every model's answers; each output
-    keeps its answers' provenance and adds the judge's. Backend `local`: the judge model,
-    loaded once (and only if some answer is not in its score cache); backend `openai`: an
-    OpenAI-compatible endpoint (no manifest), its replies cached per prompt."""
+    """The judge probe's second stage: the judge scores every model's answers into one
+    table (the study's models, checkpoints planned from their data included, are known
+    only when the job runs); its provenance keeps each model's answers' provenance and
+    adds the judge's. Backend `local`: the judge model, loaded once (and only if some
+    answer is not in its score cache); backend `openai`: an OpenAI-compatible endpoint
+    (no manifest), its replies cached per prompt."""
     from .probes.judge.judging import api_judge_answers, api_settings, backend, judge_answers, load_judge
 
     set_threads(threads)
@@ -143,11 +165,16 @@ def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out
         manifest, judge_lm = load_judge(judging, manifest_path)
         judge_meta = {"judge_backend": "local", "judge_id": manifest["id"], "judge_revision": manifest["revision"]}
         score_answers = lambda answered: judge_answers(judging, answered, judge_lm, manifest, cache)  # noqa: E731
-    for answers_path, out in zip(answer_paths, outputs):
+    tables, answers = [], {}
+    for answers_path in answer_paths:
         answered = pd.read_parquet(answers_path)
-        scored = score_answers(answered) if len(answered) else answered
-        write_table(scored, out, {**read_provenance(answers_path), "judging": judging, **judge_meta})
-        log.info("judged %d answers of %s -> %s", len(answered), answers_path, out)
+        tables.append(score_answers(answered) if len(answered) else answered)
+        provenance = read_provenance(answers_path)
+        answers[provenance.get("model", answers_path)] = provenance
+        log.info("judged %d answers of %s", len(answered), answers_path)
+    scored = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    write_table(scored, out, {"answers": answers, "judging": judging, **judge_meta})
+    log.info("%d judged answers of %d models -> %s", len(scored), len(answer_paths), out)
 
 
 def load_scores(paths: list[str]) -> pd.DataFrame:

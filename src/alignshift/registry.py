@@ -2,8 +2,9 @@
 
 Checkpoints join the registry as `<run>/step-<N>` with the run's base model as parent,
 so every probe and figure treats a public chat model and our own DPO checkpoint the
-same way. The steps are known up front (the run's `save_steps` plus its last step), so
-the DAG lists every checkpoint before training starts.
+same way. Their steps are the run's plan (`alignshift.planning`: its `save_steps` plus
+its last step): known up front for a fixed `max_steps`, once the data is prepared for a
+recipe with `epochs`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from . import planning
 from .models.spec import ModelSpec
 from .stats import lineage_root
 from .tables import read_csv
@@ -40,16 +42,6 @@ def recipe(run: dict, root: str | Path = ".") -> dict:
     return deep_merge(base, run.get("overrides") or {})
 
 
-def checkpoint_steps(run: dict, root: str | Path = ".") -> list[int]:
-    """The steps whose adapters a run saves: its save_steps and always its last step."""
-    last = int(recipe(run, root)["training"]["max_steps"])
-    save = run.get("save_steps", [])
-    if isinstance(save, int):  # a cadence: every N optimizer steps
-        save = range(save, last + 1, save)
-    steps = sorted({int(s) for s in save if 0 < int(s) <= last} | {last})
-    return steps
-
-
 def adapters_dir(run: str) -> str:
     """Where a run's adapters go, one `step-<N>/` each."""
     return f"results/finetune/{run}/adapters"
@@ -59,26 +51,47 @@ def checkpoint_name(run: str, step: int) -> str:
     return f"{run}/step-{step}"
 
 
-def build(config: dict, root: str | Path = ".") -> dict[str, ModelSpec]:
-    """Every model the study evaluates, in config order, checkpoints after their run's base."""
+def checkpoint_spec(base: ModelSpec, run: str, step: int) -> ModelSpec:
+    """A run's checkpoint: everything of its base (prompting, prefill, loading) but what
+    makes it a checkpoint."""
+    return dataclasses.replace(base, name=checkpoint_name(run, step), stage=run, parent=base.name, evaluate=True,
+                               released=None, adapter=f"{adapters_dir(run)}/step-{step}", run=run, step=step)
+
+
+def checkpoint_of(registry: dict[str, ModelSpec], runs: dict, name: str) -> ModelSpec:
+    """The spec of checkpoint `<run>/step-<N>` from its name alone (a run's checkpoints
+    planned from its data are not in the registry built when the study is parsed)."""
+    run, _, step = name.rpartition("/step-")
+    if run not in runs or not step.isdigit() or int(step) < 1:
+        raise KeyError(f"{name!r} is neither a model of the study nor a checkpoint <run>/step-<N> of one of its "
+                       f"runs {sorted(runs)}")
+    return checkpoint_spec(registry[runs[run]["base"]], run, int(step))
+
+
+def build(config: dict, root: str | Path = ".", plans: dict[str, dict | None] | None = None) -> dict[str, ModelSpec]:
+    """Every model the study evaluates, in config order, each run's checkpoints after its
+    base. `plans`: run -> its plan (alignshift.planning), None while a run whose steps
+    follow its data is not planned yet; a run not in `plans` gets no checkpoints. By
+    default every run's plan as known without its data (every run's step settings are
+    checked on the way)."""
     registry = {name: ModelSpec.from_config(name, entry) for name, entry in config["models"].items()}
-    for run_name, run in (config.get("finetune") or {}).items():
-        base = registry.get(run["base"])
-        if base is None:
+    runs = config.get("finetune") or {}
+    for run_name, run in runs.items():
+        if run["base"] not in registry:
             raise KeyError(f"finetune.{run_name}.base: {run['base']!r} is not a model of the config")
-        for step in checkpoint_steps(run, root):
-            name = checkpoint_name(run_name, step)
-            # everything of its base (prompting, prefill, loading) but what makes it a checkpoint
-            registry[name] = dataclasses.replace(
-                base, name=name, stage=run_name, parent=base.name, evaluate=True, released=None,
-                adapter=f"{adapters_dir(run_name)}/step-{step}", run=run_name, step=step)
+    if plans is None:
+        plans = {name: planning.run_plan(name, run, recipe(run, root)) for name, run in runs.items()}
+    for run_name, run in runs.items():
+        plan = plans.get(run_name)
+        for step in plan["checkpoint_steps"] if plan else ():
+            spec = checkpoint_spec(registry[run["base"]], run_name, step)
+            registry[spec.name] = spec
     return registry
 
 
-def root_model(registry: dict[str, ModelSpec], name: str) -> str:
+def root_model(spec: ModelSpec) -> str:
     """The model a checkpoint (or a public model's download) is fetched from."""
-    spec = registry[name]
-    return spec.parent if spec.adapter else name
+    return spec.parent if spec.adapter else spec.name
 
 
 def baseline(registry: dict[str, ModelSpec], name: str) -> str | None:

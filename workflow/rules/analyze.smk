@@ -1,10 +1,13 @@
-# The study's models, once: what every analysis and figure job knows of them.
+# The study's models, once: what every analysis and figure job knows of them (the
+# checkpoints of runs planned from their data once their plans exist).
 rule model_table:
+    input:
+        plans=lambda w: pending_plans(),
     output:
         MODEL_TABLE,
     params:
-        # a changed registry (a model, a run, a lineage) rewrites it
-        models=reg.model_table(REGISTRY, RUNS).to_dict("records"),
+        # a changed registry (a model, a run, a lineage, a plan) rewrites it
+        models=lambda w: reg.model_table(study_registry(), RUNS).to_dict("records"),
     log:
         "results/logs/analyze/model_table.log",
     benchmark:
@@ -45,7 +48,7 @@ for _probe in [p for p in PROBES if probe_tables(p)]:
         name:
             f"tables_{_probe}"
         input:
-            scores=analysis_scores(_probe),
+            scores=lambda w, probe=_probe: analysis_scores(probe),
             models=MODEL_TABLE,
         output:
             **probe_tables(_probe),
@@ -76,7 +79,7 @@ for _probe in [p for p in PROBES if reference_orders(p)]:
         name:
             f"reference_orders_{_probe}"
         input:
-            scores=analysis_scores(_probe),
+            scores=lambda w, probe=_probe: analysis_scores(probe),
             models=MODEL_TABLE,
             orders=dataset_path(reference_orders(_probe)),
         output:

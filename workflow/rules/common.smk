@@ -1,13 +1,33 @@
+import json
 import re
 from pathlib import Path
 
+from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
+from snakemake.io import checkpoint_target
+from snakemake.logging import logger
+
 from alignshift import figures
+from alignshift import planning
 from alignshift import probes
 from alignshift import registry as reg
 
+RUNS = config.get("finetune") or {}
+# runs whose training data needs a hand-provided dataset (`manual: true`) that is not there
+# yet: left out of the targets, with one message saying what to provide
+HELD_RUNS = planning.held_runs(config)
+if HELD_RUNS:
+    logger.warning(planning.held_message(HELD_RUNS, config))
+ACTIVE_RUNS = [run for run in RUNS if run not in HELD_RUNS]
+# every run's plan as known without its data (its step settings checked here, before any
+# job): a fixed max_steps gives the whole plan; None: the recipe's epochs decide once the
+# data is prepared (checkpoint plan_run, workflow/rules/finetune.smk)
+STATIC_PLANS = {run: planning.run_plan(run, RUNS[run], reg.recipe(RUNS[run])) for run in RUNS}
+DATA_PLANNED = [run for run in ACTIVE_RUNS if STATIC_PLANS[run] is None]
 # The registry is built once, here; jobs receive what they need of it as params or
-# through the model table (rule model_table), never the config itself.
-REGISTRY = reg.build(config)
+# through the model table (rule model_table), never the config itself. It holds the
+# checkpoints of fixed-step runs; those of data-planned runs join once planned
+# (study_registry()).
+REGISTRY = reg.build(config, plans={run: STATIC_PLANS[run] for run in ACTIVE_RUNS})
 # helper models (a synthesis teacher, a judging model) set `evaluate: false`: fetched, not probed
 MODELS = [name for name, spec in REGISTRY.items() if spec.evaluate]
 # models whose scores come from their authors' released outputs (rule released_scores,
@@ -15,7 +35,6 @@ MODELS = [name for name, spec in REGISTRY.items() if spec.evaluate]
 RELEASED = [name for name in MODELS if REGISTRY[name].released]
 EVALUATED = [name for name in MODELS if name not in RELEASED]
 FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter and name not in RELEASED]
-RUNS = config.get("finetune") or {}
 PROBES = list(config["probes"])
 # every probe's resolved spec (its defaults with the config's overrides)
 SPECS = {probe: probes.resolve_spec(probe, config["probes"][probe]) for probe in PROBES}
@@ -32,12 +51,17 @@ if _unknown:
     raise ValueError(f"figures: unknown figure {_unknown[0]!r}; known: {sorted(figures.FIGURES)}")
 
 
-def one_of(names):
-    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) or "^$"
+def one_of(names, planned_runs=()):
+    """A wildcard pattern matching exactly `names` and any `<run>/step-<N>` of `planned_runs`."""
+    alternatives = [re.escape(n) for n in sorted(names, key=len, reverse=True)]
+    if planned_runs:
+        runs = "|".join(re.escape(r) for r in sorted(planned_runs, key=len, reverse=True))
+        alternatives.append(f"(?:{runs})/step-[1-9][0-9]*")
+    return "|".join(alternatives) or "^$"
 
 
 wildcard_constraints:
-    model=one_of(MODELS),
+    model=one_of(MODELS, DATA_PLANNED),
     base=one_of(FETCHED),
     run=one_of(RUNS),
     probe=one_of(PROBES),
@@ -45,8 +69,71 @@ wildcard_constraints:
     figure=one_of(figures.FIGURES),
 
 
+# --- checkpoints planned from their data (Snakemake's data-dependent checkpoints) ---------
+
+
+def run_plan(run):
+    """A run's plan: known at parse time for a fixed max_steps, else read once the
+    checkpoint plan_run has written it; None until then."""
+    if STATIC_PLANS[run] is not None:
+        return STATIC_PLANS[run]
+    try:
+        return planning.read_plan(checkpoints.plan_run.get(run=run).output[0])
+    except IncompleteCheckpointException:
+        return None
+
+
+_REGISTRIES = {}
+
+
+def study_registry():
+    """Every model of the study as far as its runs are planned (REGISTRY plus the
+    checkpoints of data-planned runs whose plan exists), in registry order."""
+    plans = {run: run_plan(run) for run in ACTIVE_RUNS}
+    key = json.dumps(plans, sort_keys=True)
+    if key not in _REGISTRIES:
+        _REGISTRIES[key] = reg.build(config, plans=plans)
+    return _REGISTRIES[key]
+
+
+def study_models():
+    return [name for name, spec in study_registry().items() if spec.evaluate]
+
+
+def pending_plans():
+    """The plans still to be made: an input of every job that needs the study's models,
+    so it waits for them and is re-evaluated with the planned checkpoints (flagged as
+    Snakemake flags an incomplete checkpoint's output, so that the placeholder itself
+    never makes a job rerun)."""
+    return [checkpoint_target(planning.plan_path(run)) for run in DATA_PLANNED if run_plan(run) is None]
+
+
+def model_spec(name):
+    """A model's spec: the registry's, or a planned checkpoint's built from its name."""
+    return REGISTRY.get(name) or reg.checkpoint_of(REGISTRY, RUNS, name)
+
+
+def run_data(run):
+    """A run's training data; a run whose data needs a missing hand-provided dataset is
+    refused here, when the DAG is built, before any job is queued."""
+    if run in HELD_RUNS:
+        missing = "; ".join(planning.missing_dataset(config, d, p) for d, p in HELD_RUNS[run].items())
+        raise WorkflowError(f"finetune.{run}: its training data ({RUNS[run]['data']}) needs {missing}. "
+                            f"{planning.HOW_TO_PROVIDE}.")
+    return dataset_path(RUNS[run]["data"])
+
+
+def available_dataset(name):
+    """A dataset's prepared table, for a job that cannot run without it: a hand-provided
+    dataset that is missing is refused when the DAG is built, before any job is queued."""
+    path = planning.missing_manual(config, name)
+    if path:
+        raise WorkflowError(f"{planning.missing_dataset(config, name, path)}. {planning.HOW_TO_PROVIDE}.")
+    return dataset_path(name)
+
+
 def manifest(model):
-    return f"resources/models/{reg.root_model(REGISTRY, model)}/manifest.json"
+    return f"resources/models/{reg.root_model(model_spec(model))}/manifest.json"
 
 
 def stage_probes(stage):
@@ -92,7 +179,14 @@ def evaluate_outputs():
 
 
 def evaluate_inputs(wildcards):
-    spec = REGISTRY[wildcards.model]
+    spec = model_spec(wildcards.model)
+    if spec.run in DATA_PLANNED:
+        # a checkpoint planned from its data: its step must be one the plan saves (until the
+        # plan exists, Snakemake makes it first and asks again)
+        plan = planning.read_plan(checkpoints.plan_run.get(run=spec.run).output[0])
+        if spec.step not in plan["checkpoint_steps"]:
+            raise WorkflowError(f"{spec.name}: run {spec.run} saves steps {plan['checkpoint_steps']} "
+                                f"({planning.plan_path(spec.run)}), not step {spec.step}")
     inputs = {"manifest": manifest(wildcards.model)}
     for probe in evaluated_probes(wildcards):
         inputs.update(probe_datasets(probe))
@@ -101,13 +195,22 @@ def evaluate_inputs(wildcards):
     return inputs
 
 
-def scores(probe, models=None, stage=None):
+def scores(probe, stage=None):
+    """Every model's score tables of a probe (or of its per-model later stage), and the
+    plans still to be made, whose checkpoints' tables join once planned."""
     suffix = f".{stage}" if stage else ""
-    return [f"results/scores/{m}/{probe}{suffix}.parquet" for m in (models or MODELS)]
+    return [f"results/scores/{m}/{probe}{suffix}.parquet" for m in study_models()] + pending_plans()
+
+
+def judged_scores(probe):
+    """The judging stage's one table of every model's judged answers (workflow/rules/judge.smk)."""
+    return f"results/scores/{probe}.judging.parquet"
 
 
 def analysis_scores(probe):
     """What a probe's metrics read: its score tables, or its later stage's."""
+    if STAGES[probe] == "judging":
+        return [judged_scores(probe)]
     return scores(probe, stage=STAGES[probe])
 
 

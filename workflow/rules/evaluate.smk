@@ -7,14 +7,15 @@ EVAL_JOB = "{model}" if EVAL_PER_MODEL else "{model}/{probe}"
 
 rule evaluate:
     wildcard_constraints:
-        # models with released outputs get their scores from rule released_scores
-        model=one_of(EVALUATED),
+        # models with released outputs get their scores from rule released_scores;
+        # checkpoints of runs planned from their data are named once planned
+        model=one_of(EVALUATED, DATA_PLANNED),
     input:
         unpack(evaluate_inputs),
     output:
         **evaluate_outputs(),
     params:
-        model=lambda w: REGISTRY[w.model].to_dict(),
+        model=lambda w: model_spec(w.model).to_dict(),
         probes=lambda w: {probe: PROBE_SPECS[probe] for probe in evaluated_probes(w)},
         cache=lambda w: f"results/cache/scores/{w.model}",
         seed=config["seed"],

@@ -21,7 +21,7 @@ wildcard_constraints:
 rule filter_posts:
     input:
         manifest=lambda w: manifest(SYNTH[w.synth]["teacher"]),
-        posts=lambda w: dataset_path(SYNTH[w.synth]["posts"]),
+        posts=lambda w: available_dataset(SYNTH[w.synth]["posts"]),
     output:
         "results/synthesis/{synth}/filtered.parquet",
     params:

@@ -1,8 +1,9 @@
 # The `judging` stage of a probe that declares it (the judge probe): every model's answers
-# (from the evaluation jobs) scored by the judge, once for the study: a registry model
-# loaded once (backend `local`), or an OpenAI-compatible endpoint (backend `openai`, no
-# model to fetch). Judge scores are cached per prompt, so a new checkpoint's answers cost
-# only their own scoring.
+# (from the evaluation jobs) scored by the judge, once for the study, into one table
+# (results/scores/<probe>.judging.parquet: the study's models are known only once its
+# runs are planned): a registry model loaded once (backend `local`), or an
+# OpenAI-compatible endpoint (backend `openai`, no model to fetch). Judge scores are
+# cached per prompt, so a new checkpoint's answers cost only their own scoring.
 
 
 def judging_inputs(probe):
@@ -29,7 +30,7 @@ for _probe in stage_probes("judging"):
         input:
             unpack(lambda w, probe=_probe: judging_inputs(probe)),
         output:
-            scores(_probe, stage="judging"),
+            judged_scores(_probe),
         params:
             judging=stage_settings(_probe),
             cache=judging_cache(_probe),

@@ -8,7 +8,7 @@ with jobs.logged(snakemake.log[0]):
         manifest_path=snakemake.input.manifest,
         base_spec=snakemake.params.base,
         data_path=snakemake.input.data,
-        steps=snakemake.params.steps,
+        plan_path=snakemake.input.plan,
         out_dir=snakemake.output.adapters,
         out_log=snakemake.output.record,
         threads=snakemake.threads,

@@ -2,4 +2,4 @@ from alignshift import jobs
 
 with jobs.logged(snakemake.log[0]):
     jobs.judge(snakemake.params.judging, snakemake.input.get("manifest"), list(snakemake.input.answers),
-               list(snakemake.output), snakemake.params.cache, threads=snakemake.threads)
+               snakemake.output[0], snakemake.params.cache, threads=snakemake.threads)

@@ -35,7 +35,8 @@ def prepare(spec: dict, lock: str | Path | None = None) -> pd.DataFrame:
     name = spec["loader"]
     if name not in LOADERS:
         raise DataError(f"unknown loader {name!r}; known: {sorted(LOADERS)}")
-    args = {k: v for k, v in spec.items() if k != "loader"}
+    # `manual` marks a dataset provided by hand for the workflow (planning); no loader reads it
+    args = {k: v for k, v in spec.items() if k not in ("loader", "manual")}
     repo = hub.hub_repo(spec)
     if repo:
         args["revision"] = hub.hub_commit(repo, spec.get("revision"), lock)

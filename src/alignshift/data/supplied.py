@@ -26,7 +26,7 @@ def md3_fixes() -> tuple[frozenset[str], dict[str, str | None]]:
 
 @loader("md3")
 def load_md3(path: str, dialects: list[str] | None = None, max_per_dialect: int | None = None,
-             manual: bool = True, fixes: str = "released") -> pd.DataFrame:
+             fixes: str = "released") -> pd.DataFrame:
     """MD3 (Eisenstein et al. 2023; not on a hub: `path` is the directory of its release,
     holding prompts_<dialect>.tsv and transcripts_<dialect>.tsv).
 
@@ -38,7 +38,6 @@ def load_md3(path: str, dialects: list[str] | None = None, max_per_dialect: int 
     games skipped; 163 games cut at another word - a misspelling or synonym the players
     used - or, where that word is null, not cut at all), giving its 216 / 251 / 427 games
     (en_in / en_ng / en_us); "none" cuts every game at its correct word.
-    `manual` (the config's mark of hand-downloaded data, see data.smk) is not used here.
     """
     if fixes not in MD3_FIXES:
         raise DataError(f"md3: fixes {fixes!r} is not one of {MD3_FIXES}")
