@@ -18,6 +18,7 @@ from alignshift.probes.judge.judging import expected_score
 from alignshift.provenance import hub_revision, read_provenance
 from alignshift.models.spec import ModelSpec
 from alignshift.synthesis import yes_probability
+from recorded_prompts import check_recorded_prompts, recorded, tokenizer_of
 from conftest import (REPO, STUDIES, assert_figures_built, job_counts, plan_study, read_metrics, run_snakemake,
                       write_config)
 
@@ -103,7 +104,9 @@ def study_config(model_dir: Path, threshold: float) -> dict:
         "seed": 1234,
         "threads": {"finetune": 2, "evaluate": 1},
         # one helper model is both the synthesis teacher and the judge
-        "models": {"student": {**tiny, "stage": "pt"}, "helper": {**tiny, "evaluate": False}},
+        # the student prompted in the Alpaca template, as the study's models are
+        "models": {"student": {**tiny, "stage": "pt", "chat_template": False, "prompt_format": "alpaca"},
+                   "helper": {**tiny, "evaluate": False}},
         "datasets": {"posts": {"loader": "posts", "path": str(REPO / "data" / "posts" / "sample.jsonl")}},
         "synthesis": {"synth_right": {"teacher": "helper", "posts": "posts", "ideology": "right",
                                       "threshold": threshold, "batch_size": 1,
@@ -273,6 +276,33 @@ def test_judge_loads_once_per_study_and_a_judging_change_never_regenerates_answe
     assert plan.returncode == 0, plan.stderr[-3000:]
     rules = set(re.findall(r"^rule (\w+):", plan.stdout, re.M))
     assert "judging_judge" in rules and "evaluate" not in rules and "finetune" not in rules
+
+
+def test_recorded_prompts_are_alpaca_and_the_judge_prompts_are_recorded(study):
+    from alignshift.prompts import alpaca
+    from alignshift.probes import resolve_spec
+
+    workdir = study[0]
+    models = ["student", "sft_right/step-2", "dpo_right/step-1", "dpo_right/step-2"]
+    assert check_recorded_prompts(workdir) == len(models)
+    system = resolve_spec("judge", {})["judging"]["system_prompt"]
+    for model in models:
+        # every answer was generated from the Alpaca prompt of its question
+        prompts = recorded(workdir, model, "judge").set_index("prompt_hash")
+        answers = pd.read_parquet(workdir / "results" / "scores" / model / "judge.parquet")
+        assert [prompts.loc[h, "prompt"] for h in answers["prompt_hash"]] == [alpaca(q) for q in answers["question"]]
+        assert read_provenance(workdir / "results" / "prompts" / model / "judge.parquet")["prompts"]["prompt_format"] == "alpaca"
+        # the judge's prompts (its chat template, the paper's judge prompt as the system
+        # message, the answer as the user's), joined to its scores by judge_prompt_hash
+        judged = pd.read_parquet(workdir / "results" / "scores" / model / "judge.judging.parquet")
+        seen = pd.read_parquet(workdir / "results" / "prompts" / model / "judge.judging.parquet").set_index("prompt_hash")
+        assert set(judged["judge_prompt_hash"]) == set(seen.index) and len(seen) == answers["answer"].nunique()
+        tokenizer = tokenizer_of(workdir, "student")
+        for row in judged.drop_duplicates("judge_prompt_hash").itertuples():
+            expected = (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{row.answer}<|im_end|>\n"
+                        "<|im_start|>assistant\n")
+            assert seen.loc[row.judge_prompt_hash, "prompt"] == expected
+            assert list(seen.loc[row.judge_prompt_hash, "token_ids"]) == tokenizer(expected, add_special_tokens=False).input_ids
 
 
 def test_judge_figures_are_built(study):

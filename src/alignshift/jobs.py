@@ -68,10 +68,11 @@ def finetune(run_name: str, run: dict, recipe: dict, manifest_path: str, base_sp
 
 
 def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str, data_paths: dict[str, str],
-             outputs: dict[str, str], adapter: str | None = None, seed: int = 0, threads: int | None = None,
-             max_batch_tokens: int | None = None, cache_dir: str | None = None) -> None:
+             outputs: dict[str, str], prompt_outputs: dict[str, str], adapter: str | None = None, seed: int = 0,
+             threads: int | None = None, max_batch_tokens: int | None = None, cache_dir: str | None = None) -> None:
     """Score one model on one or more probes (the model is loaded once, and only if
-    some probe's scores are not cached) and write one tidy table per probe."""
+    some probe's scores are not cached) and write one tidy table per probe, and beside
+    it the prompts the model saw (`prompt_outputs`, probe -> path)."""
     import torch
 
     set_threads(threads)
@@ -82,17 +83,21 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
         torch.manual_seed(seed)
         tables = read_tables({name: data_paths[name] for name in spec["datasets"]})
         cache = Path(cache_dir, f"{probe}.jsonl") if cache_dir else None
-        scores = probes.run(probe, spec, tables, lm, cache=cache, max_batch_tokens=max_batch_tokens)
+        evaluation = probes.run_with_prompts(probe, spec, tables, lm, cache=cache, max_batch_tokens=max_batch_tokens)
+        scores = evaluation.scores
+        identity = {"model": model.name, "model_id": model.id, "model_revision": lm.revision, "adapter": adapter,
+                    "probe": probe, "probe_version": spec.get("version"), "probe_spec": spec,
+                    "probe_hash": stable_hash(spec)}
         write_table(scores, outputs[probe], {
-            "model": model.name, "model_id": model.id, "model_revision": lm.revision, "adapter": adapter,
-            "probe": probe, "probe_version": spec.get("version"), "probe_spec": spec,
-            "probe_hash": stable_hash(spec), "device": lm.device, "dtype": lm.dtype, "seed": seed,
+            **identity, "device": lm.device, "dtype": lm.dtype, "seed": seed,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "chat_template": model.chat_template,
             **({"slurm_job_id": os.environ["SLURM_JOB_ID"]} if "SLURM_JOB_ID" in os.environ else {}),
             "datasets": {name: read_provenance(data_paths[name]).get("revision") for name in spec["datasets"]},
         })
-        log.info("%s on %s: %d rows", probe, model.name, len(scores))
+        # what the model saw, joined to the scores by prompt_hash (like lm-evaluation-harness's --log_samples)
+        write_table(evaluation.prompts, prompt_outputs[probe], {**identity, "prompts": evaluation.settings})
+        log.info("%s on %s: %d rows, %d prompts", probe, model.name, len(scores), len(evaluation.prompts))
 
 
 def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dict, tables: dict[str, str],
@@ -109,12 +114,14 @@ def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dic
 
 
 def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], outputs: list[str], cache: str,
-          threads: int | None = None) -> None:
+          threads: int | None = None, prompt_outputs: list[str] | None = None) -> None:
     """The judge probe's second stage: the judge scores every model's answers; each output
     keeps its answers' provenance and adds the judge's. Backend `local`: the judge model,
     loaded once (and only if some answer is not in its score cache); backend `openai`: an
-    OpenAI-compatible endpoint (no manifest), its replies cached per prompt."""
-    from .probes.judge.judging import api_judge_answers, api_settings, backend, judge_answers, load_judge
+    OpenAI-compatible endpoint (no manifest), its replies cached per prompt. Beside each
+    output (`prompt_outputs`), the prompts the judge saw, joined by `judge_prompt_hash`."""
+    from .probes.judge.judging import (api_judge_answers, api_prompts, api_settings, backend, judge_answers,
+                                       judge_prompts, load_judge)
 
     set_threads(threads)
     if backend(judging) == "openai":
@@ -122,14 +129,25 @@ def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out
         # what identifies the judge; the key (api.key_env's value) is never written
         judge_meta = {"judge_backend": "openai", "judge_id": api["base_url"], "judge_model": api["model"]}
         score_answers = lambda answered: api_judge_answers(judging, answered, cache)  # noqa: E731
+        seen = lambda answered: api_prompts(judging, answered["answer"])  # noqa: E731
+        settings = {"scoring_path": "api", "api": {k: api[k] for k in ("base_url", "model", "max_tokens", "temperature")}}
     else:
         manifest, judge_lm = load_judge(judging, manifest_path)
         judge_meta = {"judge_backend": "local", "judge_id": manifest["id"], "judge_revision": manifest["revision"]}
         score_answers = lambda answered: judge_answers(judging, answered, judge_lm, manifest, cache)  # noqa: E731
-    for answers_path, out in zip(answer_paths, outputs):
+        seen = lambda answered: probes.prompt_table(  # noqa: E731
+            {stable_hash(p): p for p in judge_prompts(judging, answered["answer"], judge_lm)}, judge_lm.tokenizer,
+            "loglik")
+        settings = {"scoring_path": "loglik", "prompt_format": judge_lm.spec.prompt_format,
+                    "bos_token_id": probes.prompt_bos(judge_lm.tokenizer)}
+    for k, (answers_path, out) in enumerate(zip(answer_paths, outputs)):
         answered = pd.read_parquet(answers_path)
         scored = score_answers(answered) if len(answered) else answered
-        write_table(scored, out, {**read_provenance(answers_path), "judging": judging, **judge_meta})
+        provenance = {**read_provenance(answers_path), "judging": judging, **judge_meta}
+        write_table(scored, out, provenance)
+        if prompt_outputs:
+            prompts = seen(answered) if len(answered) else pd.DataFrame(columns=probes.PROMPT_COLUMNS)
+            write_table(prompts, prompt_outputs[k], {**provenance, "prompts": settings})
         log.info("judged %d answers of %s -> %s", len(answered), answers_path, out)
 
 

@@ -85,10 +85,12 @@ def evaluated_probes(wildcards):
 
 
 def evaluate_outputs():
-    """Per-probe score tables: all of a model's in one job, or one per job."""
+    """Per-probe score tables and, beside each, the prompts the model saw
+    (`prompts_<probe>`): all of a model's in one job, or one probe's per job."""
     if EVAL_PER_MODEL:
-        return {probe: f"results/scores/{{model}}/{probe}.parquet" for probe in PROBES}
-    return {"scores": "results/scores/{model}/{probe}.parquet"}
+        return {**{probe: f"results/scores/{{model}}/{probe}.parquet" for probe in PROBES},
+                **{f"prompts_{probe}": f"results/prompts/{{model}}/{probe}.parquet" for probe in PROBES}}
+    return {"scores": "results/scores/{model}/{probe}.parquet", "prompts": "results/prompts/{model}/{probe}.parquet"}
 
 
 def evaluate_inputs(wildcards):
@@ -104,6 +106,11 @@ def evaluate_inputs(wildcards):
 def scores(probe, models=None, stage=None):
     suffix = f".{stage}" if stage else ""
     return [f"results/scores/{m}/{probe}{suffix}.parquet" for m in (models or MODELS)]
+
+
+def prompt_tables(probe, models=None, stage=None):
+    """The prompts each score table of `scores(...)` was made from (results/prompts/)."""
+    return [path.replace("results/scores/", "results/prompts/", 1) for path in scores(probe, models, stage)]
 
 
 def analysis_scores(probe):

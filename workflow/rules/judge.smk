@@ -29,7 +29,9 @@ for _probe in stage_probes("judging"):
         input:
             unpack(lambda w, probe=_probe: judging_inputs(probe)),
         output:
-            scores(_probe, stage="judging"),
+            scores=scores(_probe, stage="judging"),
+            # beside each table, the prompts the judge saw (joined by judge_prompt_hash)
+            prompts=prompt_tables(_probe, stage="judging"),
         params:
             judging=stage_settings(_probe),
             cache=judging_cache(_probe),
