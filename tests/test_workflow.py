@@ -99,6 +99,10 @@ def test_prompts_are_recorded_from_the_cache_without_the_weights(study, tiny_mod
     scores = pd.read_parquet(study / "results" / "scores" / "tiny" / "country_pairs.parquet")
     target = study / "results" / "prompts" / "tiny" / "ideology.parquet"
     target.unlink()
+    # a missing prompts table is rebuilt by a plain run (they are targets of `all`)
+    plan = run_snakemake(study, "-n")
+    assert plan.returncode == 0, plan.stderr[-4000:]
+    assert [w for rule, w in planned_jobs(plan.stdout) if rule == "evaluate"] == ["wildcards: model=tiny"]
     weights = tiny_model_dir / "model.safetensors"
     weights.rename(weights.with_suffix(".hidden"))
     try:

@@ -113,6 +113,13 @@ def prompt_tables(probe, models=None, stage=None):
     return [path.replace("results/scores/", "results/prompts/", 1) for path in scores(probe, models, stage)]
 
 
+def recorded_prompts():
+    """The prompts every evaluation and judging stage saw: targets of `all`, so results
+    from before they were recorded get them (from the score cache, weights not loaded)."""
+    return [f"results/prompts/{m}/{probe}.parquet" for probe in PROBES for m in EVALUATED] + [
+        path for probe in stage_probes("judging") for path in prompt_tables(probe, stage="judging")]
+
+
 def analysis_scores(probe):
     """What a probe's metrics read: its score tables, or its later stage's."""
     return scores(probe, stage=STAGES[probe])
@@ -136,4 +143,4 @@ def all_targets():
         # the config and software versions shown by snakemake --report (workflow/rules/report.smk)
         "results/provenance/study.yaml",
         "results/provenance/versions.tsv",
-    ]
+    ] + recorded_prompts()
