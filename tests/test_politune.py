@@ -860,10 +860,19 @@ def test_api_judge_sends_the_key_and_caches_replies_without_it(tmp_path, monkeyp
         from alignshift.provenance import write_table
 
         write_table(answered, tmp_path / "answers.parquet", {"model": "m"})
-        jobs.judge(judging, None, [str(tmp_path / "answers.parquet")], [str(tmp_path / "judged.parquet")], str(cache))
+        jobs.judge(judging, None, [str(tmp_path / "answers.parquet")], [str(tmp_path / "judged.parquet")], str(cache),
+                   prompt_outputs=[str(tmp_path / "judge_prompts.parquet")])
         meta = read_provenance(tmp_path / "judged.parquet")
         assert meta["judge_backend"] == "openai" and meta["judge_id"] == stub.url
-        for path in (tmp_path / "judged.parquet", cache):
+        # the messages sent, one row per distinct request, joined by judge_prompt_hash
+        sent = pd.read_parquet(tmp_path / "judge_prompts.parquet").set_index("prompt_hash")
+        judged = pd.read_parquet(tmp_path / "judged.parquet")
+        assert len(sent) == 3 and set(judged["judge_prompt_hash"]) == set(sent.index)
+        assert [json.loads(sent.loc[h, "prompt"]) for h in judged["judge_prompt_hash"]] == [
+            [{"role": "system", "content": PAPER_JUDGE_PROMPT}, {"role": "user", "content": a}] for a in answers]
+        assert (sent["given_as"] == "messages").all() and sent["token_ids"].isna().all()
+        assert read_provenance(tmp_path / "judge_prompts.parquet")["prompts"]["model"] == "gpt-4"
+        for path in (tmp_path / "judged.parquet", cache, tmp_path / "judge_prompts.parquet"):
             assert secret.encode() not in path.read_bytes()
     finally:
         stub.close()

@@ -121,7 +121,7 @@ def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out
     OpenAI-compatible endpoint (no manifest), its replies cached per prompt. Beside each
     output (`prompt_outputs`), the prompts the judge saw, joined by `judge_prompt_hash`."""
     from .probes.judge.judging import (api_judge_answers, api_prompts, api_settings, backend, judge_answers,
-                                       judge_prompts, load_judge)
+                                       load_judge, local_prompts)
 
     set_threads(threads)
     if backend(judging) == "openai":
@@ -129,24 +129,19 @@ def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out
         # what identifies the judge; the key (api.key_env's value) is never written
         judge_meta = {"judge_backend": "openai", "judge_id": api["base_url"], "judge_model": api["model"]}
         score_answers = lambda answered: api_judge_answers(judging, answered, cache)  # noqa: E731
-        seen = lambda answered: api_prompts(judging, answered["answer"])  # noqa: E731
-        settings = {"scoring_path": "api", "api": {k: api[k] for k in ("base_url", "model", "max_tokens", "temperature")}}
+        seen = lambda answered: api_prompts(judging, answered.get("answer", []))  # noqa: E731
     else:
         manifest, judge_lm = load_judge(judging, manifest_path)
         judge_meta = {"judge_backend": "local", "judge_id": manifest["id"], "judge_revision": manifest["revision"]}
         score_answers = lambda answered: judge_answers(judging, answered, judge_lm, manifest, cache)  # noqa: E731
-        seen = lambda answered: probes.prompt_table(  # noqa: E731
-            {stable_hash(p): p for p in judge_prompts(judging, answered["answer"], judge_lm)}, judge_lm.tokenizer,
-            "loglik")
-        settings = {"scoring_path": "loglik", "prompt_format": judge_lm.spec.prompt_format,
-                    "bos_token_id": probes.prompt_bos(judge_lm.tokenizer)}
+        seen = lambda answered: local_prompts(judging, answered.get("answer", []), judge_lm)  # noqa: E731
     for k, (answers_path, out) in enumerate(zip(answer_paths, outputs)):
         answered = pd.read_parquet(answers_path)
         scored = score_answers(answered) if len(answered) else answered
         provenance = {**read_provenance(answers_path), "judging": judging, **judge_meta}
         write_table(scored, out, provenance)
-        if prompt_outputs:
-            prompts = seen(answered) if len(answered) else pd.DataFrame(columns=probes.PROMPT_COLUMNS)
+        if prompt_outputs:  # what the judge read, joined to `out` by judge_prompt_hash
+            prompts, settings = seen(answered)
             write_table(prompts, prompt_outputs[k], {**provenance, "prompts": settings})
         log.info("judged %d answers of %s -> %s", len(answered), answers_path, out)
 
