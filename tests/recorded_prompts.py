@@ -77,7 +77,8 @@ def check_recorded_prompts(workdir: Path) -> int:
             ids = [int(i) for i in row.token_ids]
             if row.given_as == "token_ids":
                 assert stable_hash(ids) == row.prompt_hash
-                assert tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False) == row.prompt
+                decoded = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+                assert decoded == row.prompt
                 continue
             assert row.given_as == "text" and stable_hash(row.prompt) == row.prompt_hash
             own = tokenizer(row.prompt, add_special_tokens=False).input_ids

@@ -30,7 +30,8 @@ def test_hostile_prompts_are_recorded_exactly(tiny_lm, tmp_path):
     assert [list(ids) for ids in back["token_ids"]] == [tiny_lm.tokenizer(p, add_special_tokens=False).input_ids
                                                         for p in expected]
     # every score row joins exactly one recorded prompt: 4 options each
-    assert evaluation.scores.merge(back, on="prompt_hash", validate="many_to_one").groupby("prompt_hash").size().eq(4).all()
+    joined = evaluation.scores.merge(back, on="prompt_hash", validate="many_to_one")
+    assert len(joined) == len(evaluation.scores) and joined.groupby("prompt_hash").size().eq(4).all()
     assert read_provenance(tmp_path / "prompts.parquet")["prompts"]["scoring_path"] == "loglik"
 
 
