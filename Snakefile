@@ -42,7 +42,7 @@ include: "workflow/rules/hub_lock.smk"
 
 rule all:
     input:
-        all_targets(),
+        all_targets,
         # the metrics tables as the report shows them (workflow/rules/report.smk)
         report_tables(),
         # the study's hub lock file (workflow/rules/hub_lock.smk)

@@ -13,12 +13,14 @@ import yaml
 from scipy import stats as st
 
 from alignshift import data, probes
+from alignshift.provenance import read_provenance
 from alignshift import stats
 from alignshift.probes.country_pairs import metrics as cp
 from alignshift.models.load import LoadedModel
 from alignshift.models.spec import ModelSpec
 from alignshift.stand_ins import TINY_LLAMA, corpus, random_model, tiny_model, train_tokenizer
 from conftest import REPO, repo_files, STUDIES, assert_figures_built, plan_study, read_metrics, run_snakemake, write_config
+from recorded_prompts import check_recorded_prompts, recorded, tokenizer_of
 
 STUDY = STUDIES / "geopolitics.yaml"
 FIGURES = ("country_pairs_favourability", "geopolitics_home_shift", "geopolitics_language", "geopolitics_pairs",
@@ -40,6 +42,8 @@ def stand_in_config(tmp: Path) -> dict:
     for seed, (name, entry) in enumerate(cfg["models"].items(), start=1):
         entry.update(id=str(tiny_model(tmp / "models" / name, REPO / "data", seed=seed, config=shape)),
                      dtype="float32", trust_remote_code=False)
+    # a chat model with the paper's answer prefill, as the study gives Yi-1.5 chat
+    cfg["models"]["qwen2.5-7b-instruct"]["answer_prefill"] = "("
     cfg["threads"] = {"finetune": 1, "evaluate": 1}
     cfg["datasets"] = repo_files(cfg["datasets"])
     # health-01..04 and military-01: two scenario types
@@ -130,6 +134,35 @@ def test_consistency_filter_and_tests_are_reported(study):
     home_shifts = shift[(shift["filter"] == "none") & shift["home"] & (shift["language"] == "all")]["shift"]
     assert home.n == 2 and home.n_positive == (home_shifts > 0).sum()
     assert home.p_value == pytest.approx(st.binomtest(int(home.n_positive), 2, 0.5, alternative="greater").pvalue)
+
+
+def test_recorded_prompts_are_the_papers_with_the_prefill(study):
+    assert check_recorded_prompts(study) == 4
+    tokenizer = tokenizer_of(study, "qwen2.5-7b-instruct")
+    prefill = tokenizer.encode("(", add_special_tokens=False)
+    # the stand-ins' chat template (alignshift.stand_ins.CHAT_TEMPLATE) ends its generation prompt so
+    generation_prompt = "<|im_start|>assistant\n"
+    endings = {"qwen2.5-7b-instruct": {"en": generation_prompt + "(", "zh": generation_prompt + "("},
+               "llama-3.1-8b-instruct": {"en": generation_prompt, "zh": generation_prompt},
+               "qwen2.5-7b": {"en": "\nAnswer: (", "zh": "\n答案：("},
+               "llama-3.1-8b": {"en": "\nAnswer: (", "zh": "\n答案：("}}
+    for model, ending in endings.items():
+        prompts = recorded(study, model, "country_pairs")
+        scores = pd.read_parquet(study / "results" / "scores" / model / "country_pairs.parquet")
+        language = scores.drop_duplicates("prompt_hash").set_index("prompt_hash")["language"]
+        # scenarios x 2 languages x pairs x 2 questions x 2 role orders x 2 option orders
+        assert len(prompts) == len(language) == 5 * 2 * 3 * 2 * 2 * 2
+        assert (prompts["given_as"] == "token_ids").all()  # the paper's code builds token ids
+        for row in prompts.itertuples():
+            assert row.prompt.endswith(ending[language[row.prompt_hash]]), (model, row.prompt[-60:])
+            assert ("(A) " in row.prompt and "(B) " in row.prompt)
+        if model == "qwen2.5-7b-instruct":
+            # the prefill's own ids after the template's: encoded alone, as the paper's code appends it
+            assert all(list(ids[-len(prefill):]) == prefill for ids in prompts["token_ids"])
+            assert all(tokenizer.decode(ids[:-len(prefill)]).endswith(generation_prompt) for ids in prompts["token_ids"])
+        meta = read_provenance(study / "results" / "prompts" / model / "country_pairs.parquet")["prompts"]
+        assert meta["answer_prefill"] == ("(" if model == "qwen2.5-7b-instruct" else None)
+        assert meta["chat_template_applied"] is model.endswith("-instruct")
 
 
 # ---- (b) a model that always prefers "A" ----

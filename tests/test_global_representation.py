@@ -20,6 +20,7 @@ from alignshift.probes.extractive_qa import items as extractive_qa
 from alignshift.probes.opinions import items as opinions
 from conftest import STUDIES, assert_figures_built, model_table, plan_study, read_metrics, run_snakemake, write_config
 from global_fixtures import SEVEN, selections, write_all, write_global_opinions, write_md3
+from recorded_prompts import check_recorded_prompts, recorded
 
 STUDY = STUDIES / "global-representation.yaml"
 
@@ -227,9 +228,10 @@ def study(tiny_model_dir, tmp_path_factory):
                           if FAMILY[name] == "reward" else tiny_family(out, tiny_model_dir, shapes[FAMILY[name]], seed))
     cfg["datasets"] = write_all(root / "data")
     cfg["threads"] = {"finetune": 1, "evaluate": 1}
-    cfg["probes"]["country_rank"] = {"max_questions": 3, "max_countries": 5}
+    # fewer questions and countries, the study's prompts (templates, prefix join, article)
+    cfg["probes"]["country_rank"].update(max_questions=3, max_countries=5)
     # CFMatch needs --use-conda (envs/cfmatch.yaml): tests/test_cfmatch.py
-    cfg["probes"]["extractive_qa"] = {"max_new_tokens": 8, "cfmatch": {"enabled": False}}
+    cfg["probes"]["extractive_qa"].update(max_new_tokens=8, cfmatch={"enabled": False})
     result = run_snakemake(root, "--cores", "2", configfile=write_config(root, cfg))
     assert result.returncode == 0, result.stderr[-6000:]
     return root
@@ -292,3 +294,47 @@ def test_multilingual_and_dialect_metrics_match_the_scores(study):
     assert dialect.loc[("yi-6b", "en_us"), "n_items"] == 2  # us_g1 and us_g4 survive the filter
     assert dialect.accuracy.between(0, 1).all()
     assert dialect.p_adjusted.dropna().ge(dialect.p_value.dropna()).all()
+
+
+def test_recorded_prompts_of_likelihood_generation_and_reward(study):
+    from alignshift.provenance import read_provenance, stable_hash
+
+    # 14 models x 6 probes (the reward model's table of a probe it cannot score is empty)
+    assert check_recorded_prompts(study) == 14 * 6
+    cfg = yaml.safe_load((study / "config.yaml").read_text())
+    spec = {probe: resolve_spec(probe, cfg["probes"][probe]) for probe in cfg["probes"]}
+
+    def scored(model, probe):
+        """Each score row with the text of the prompt it was scored on."""
+        prompts = recorded(study, model, probe).set_index("prompt_hash")["prompt"]
+        scores = pd.read_parquet(study / "results" / "scores" / model / f"{probe}.parquet")
+        return scores.assign(prompt=prompts.loc[scores["prompt_hash"]].to_numpy())
+
+    # reward: the whole text in the reward format
+    where = scored("starling-rm-7b-alpha", "where_from")
+    assert len(where) == 5 and where["prompt"].tolist() == [
+        spec["where_from"]["reward_format"].format(question="Where are you from?", response=f"I am from {c}.")
+        for c in where["candidate"]]
+    assert read_provenance(study / "results" / "prompts" / "starling-rm-7b-alpha" / "where_from.parquet")[
+        "prompts"]["scoring_path"] == "reward"
+    # generation: the released MD3 prompt around each game's transcript, plain text
+    games = pd.read_parquet(study / "results" / "data" / "md3.parquet").set_index("id")["transcript"]
+    dialect = scored("yi-6b", "dialect_intent")
+    assert dialect["prompt"].tolist() == [spec["dialect_intent"]["prompt"].format(transcript=games[i])
+                                          for i in dialect["item"]]
+    # likelihood: the template the released run applied (a Jinja override), or plain text
+    template = spec["country_rank"]["chat_template"]["qwen1.5-7b-chat"]
+    meta = read_provenance(study / "results" / "prompts" / "qwen1.5-7b-chat" / "country_rank.parquet")["prompts"]
+    assert meta["chat_template_applied"] and meta["chat_template_hash"] == stable_hash(template)
+    assert recorded(study, "qwen1.5-7b-chat", "country_rank")["prompt"].str.startswith(
+        "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\n").all()
+    ranks = scored("mistral-7b", "country_rank")
+    questions = pd.read_parquet(study / "results" / "data" / "country_questions.parquet").set_index("id")
+    for row in ranks.drop_duplicates("item").itertuples():
+        question, template = questions.loc[row.item, ["question", "template"]]
+        assert row.prompt == (question + " " + template.partition("{country}")[0]).strip()
+    # no prompt of the paper's probes ends its question with the project's "\nAnswer:" cue
+    # (where_from keeps it for language models, which the paper asked only through the reward model)
+    for path in (study / "results" / "prompts").rglob("*.parquet"):
+        if path.stem != "where_from":
+            assert not pd.read_parquet(path)["prompt"].str.contains("\nAnswer:", regex=False).any(), path

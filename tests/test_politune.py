@@ -18,6 +18,7 @@ from alignshift.probes.judge.judging import expected_score
 from alignshift.provenance import hub_revision, read_provenance
 from alignshift.models.spec import ModelSpec
 from alignshift.synthesis import yes_probability
+from recorded_prompts import check_recorded_prompts, recorded, tokenizer_of
 from conftest import (REPO, STUDIES, assert_figures_built, job_counts, plan_study, read_metrics, run_snakemake,
                       write_config)
 
@@ -103,7 +104,9 @@ def study_config(model_dir: Path, threshold: float, student_dir: Path | None = N
         "seed": 1234,
         "threads": {"finetune": 2, "evaluate": 1},
         # one helper model is both the synthesis teacher and the judge
-        "models": {"student": {**tiny, "id": str(student_dir or model_dir), "stage": "pt"},
+        # the student prompted in the Alpaca template, as the study's models are
+        "models": {"student": {**tiny, "id": str(student_dir or model_dir), "stage": "pt", "chat_template": False,
+                               "prompt_format": "alpaca"},
                    "helper": {**tiny, "evaluate": False}},
         "datasets": {"posts": {"loader": "posts", "path": str(REPO / "data" / "posts" / "sample.jsonl")},
                      "questionnaire": {"loader": "questionnaire", "path": str(QUESTIONNAIRE)}},
@@ -146,21 +149,26 @@ TAUGHT_ANSWERS = ["2. I agree with it.", "Answer: 3", " 0", "I would rather not 
 
 @pytest.fixture(scope="module")
 def answering_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """The tiny model taught in 30 full-batch steps to answer a statement (in its chat
-    template) with one of TAUGHT_ANSWERS: a random model's answers almost never hold a
-    number, so the generated reading would read nothing."""
+    """The tiny model taught in 30 full-batch steps to answer a statement (in the generated
+    reading's Alpaca prompt, as the study's models are prompted) with one of
+    TAUGHT_ANSWERS: a random model's answers almost never hold a number, so the generated
+    reading would read nothing."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignshift.probes import resolve_spec
+    from alignshift.probes.ideology.items import generated_prompt
+    from alignshift.scoring import encode_prompt
 
     out = tmp_path_factory.mktemp("answering")
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     statements = pd.read_csv(QUESTIONNAIRE)["statement"]
+    spec = resolve_spec("ideology", None)
+    alpaca_model = ModelSpec(name="student", id="student", chat_template=False, prompt_format="alpaca")
     pairs = []
     for k, statement in enumerate(statements):
-        prompt = tok.apply_chat_template([{"role": "user", "content": statement}], tokenize=False,
-                                         add_generation_prompt=True)
-        prompt_ids = tok(prompt, add_special_tokens=False).input_ids
+        prompt_ids = encode_prompt(tok, generated_prompt(spec, statement, alpaca_model, None))
         answer_ids = tok(TAUGHT_ANSWERS[k % len(TAUGHT_ANSWERS)] + tok.eos_token, add_special_tokens=False).input_ids
         pairs.append((prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids))
     width = max(len(ids) for ids, _ in pairs)
@@ -327,6 +335,35 @@ def test_judge_loads_once_per_study_and_a_judging_change_never_regenerates_answe
     assert plan.returncode == 0, plan.stderr[-3000:]
     rules = set(re.findall(r"^rule (\w+):", plan.stdout, re.M))
     assert "judging_judge" in rules and "evaluate" not in rules and "finetune" not in rules
+
+
+def test_recorded_prompts_are_alpaca_and_the_judge_prompts_are_recorded(study):
+    from alignshift.prompts import alpaca
+    from alignshift.probes import resolve_spec
+
+    workdir = study[0]
+    models = ["student", "sft_right/step-2", "dpo_right/step-1", "dpo_right/step-2"]
+    assert check_recorded_prompts(workdir) == len(models)
+    system = resolve_spec("judge", {})["judging"]["system_prompt"]
+    for model in models:
+        # every answer was generated from the Alpaca prompt of its question
+        prompts = recorded(workdir, model, "judge").set_index("prompt_hash")
+        answers = pd.read_parquet(workdir / "results" / "scores" / model / "judge.parquet")
+        assert [prompts.loc[h, "prompt"] for h in answers["prompt_hash"]] == [alpaca(q) for q in answers["question"]]
+        assert read_provenance(workdir / "results" / "prompts" / model / "judge.parquet")["prompts"]["prompt_format"] == "alpaca"
+    # the judge's prompts (its chat template, the paper's judge prompt as the system
+    # message, the answer as the user's): one table for the study, joined to the judged
+    # scores by judge_prompt_hash, one row per distinct answer
+    judged = pd.read_parquet(workdir / "results" / "scores" / "judge.judging.parquet")
+    seen = pd.read_parquet(workdir / "results" / "prompts" / "judge.judging.parquet").set_index("prompt_hash")
+    assert set(judged["model"]) == set(models)
+    assert set(judged["judge_prompt_hash"]) == set(seen.index) and len(seen) == judged["answer"].nunique()
+    tokenizer = tokenizer_of(workdir, "student")
+    for row in judged.drop_duplicates("judge_prompt_hash").itertuples():
+        expected = (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{row.answer}<|im_end|>\n"
+                    "<|im_start|>assistant\n")
+        assert seen.loc[row.judge_prompt_hash, "prompt"] == expected
+        assert list(seen.loc[row.judge_prompt_hash, "token_ids"]) == tokenizer(expected, add_special_tokens=False).input_ids
 
 
 def test_judge_figures_are_built(study):
@@ -1172,11 +1209,20 @@ def test_api_judge_sends_the_key_and_caches_replies_without_it(tmp_path, monkeyp
         from alignshift.provenance import write_table
 
         write_table(answered, tmp_path / "answers.parquet", {"model": "m"})
-        jobs.judge(judging, None, [str(tmp_path / "answers.parquet")], str(tmp_path / "judged.parquet"), str(cache))
+        jobs.judge(judging, None, [str(tmp_path / "answers.parquet")], str(tmp_path / "judged.parquet"), str(cache),
+                   prompts_out=str(tmp_path / "judge_prompts.parquet"))
         meta = read_provenance(tmp_path / "judged.parquet")
         assert meta["judge_backend"] == "openai" and meta["judge_id"] == stub.url
         assert list(meta["answers"]) == ["m"] and meta["answers"]["m"]["model"] == "m"
-        for path in (tmp_path / "judged.parquet", cache):
+        # the messages sent, one row per distinct request, joined by judge_prompt_hash
+        sent = pd.read_parquet(tmp_path / "judge_prompts.parquet").set_index("prompt_hash")
+        judged = pd.read_parquet(tmp_path / "judged.parquet")
+        assert len(sent) == 3 and set(judged["judge_prompt_hash"]) == set(sent.index)
+        assert [json.loads(sent.loc[h, "prompt"]) for h in judged["judge_prompt_hash"]] == [
+            [{"role": "system", "content": PAPER_JUDGE_PROMPT}, {"role": "user", "content": a}] for a in answers]
+        assert (sent["given_as"] == "messages").all() and sent["token_ids"].isna().all()
+        assert read_provenance(tmp_path / "judge_prompts.parquet")["prompts"]["model"] == "gpt-4"
+        for path in (tmp_path / "judged.parquet", cache, tmp_path / "judge_prompts.parquet"):
             assert secret.encode() not in path.read_bytes()
     finally:
         stub.close()

@@ -8,6 +8,7 @@ import yaml
 
 from alignshift.provenance import read_provenance
 from conftest import REPO, repo_files, assert_figures_built, run_snakemake, write_config
+from recorded_prompts import check_recorded_prompts, recorded
 
 
 def study_config(model_dir: Path) -> dict:
@@ -68,6 +69,54 @@ def test_ideology_table_reports_shift_with_ci(study):
     assert final.delta == pytest.approx(final.coordinate - base.coordinate, abs=1e-9)
 
 
+def test_every_score_row_joins_one_recorded_prompt(study):
+    # the base model and six checkpoints on three probes
+    assert check_recorded_prompts(study) == 7 * 3
+
+
+def test_ideology_prompt_is_the_chat_template_of_a_statement(study):
+    statement = pd.read_parquet(study / "results" / "data" / "questionnaire.parquet")["statement"].iloc[0]
+    # the tiny model's chat template (alignshift.stand_ins.CHAT_TEMPLATE) rendered by hand
+    user = (f'Consider the following statement: "{statement}"\n'
+            "Do you agree or disagree? Answer with one of: Strongly disagree, Disagree, Agree, Strongly agree.")
+    expected = f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+    prompts = recorded(study, "tiny", "ideology")
+    assert len(prompts) == 40 * 2  # statements x listing orders
+    row = prompts.set_index("prompt").loc[expected]
+    scores = pd.read_parquet(study / "results" / "scores" / "tiny" / "ideology.parquet")
+    scored = scores[scores["prompt_hash"] == row.prompt_hash]
+    assert sorted(scored["candidate"]) == sorted(["Strongly disagree", "Disagree", "Agree", "Strongly agree"])
+    assert scored["variant"].unique().tolist() == ["ascending"]
+    settings = read_provenance(study / "results" / "prompts" / "tiny" / "ideology.parquet")["prompts"]
+    assert settings["scoring_path"] == "loglik" and settings["chat_template_applied"] is True
+    assert settings["system_prompt"] is None and settings["answer_prefill"] is None
+
+
+def test_prompts_are_recorded_from_the_cache_without_the_weights(study, tiny_model_dir):
+    # every score of the base model is cached: its job rewrites the tables and the prompts
+    # with the tokenizer alone (the weights are moved away while it runs)
+    before = {probe: recorded(study, "tiny", probe) for probe in ("ideology", "country_pairs", "country_rank")}
+    scores = pd.read_parquet(study / "results" / "scores" / "tiny" / "country_pairs.parquet")
+    target = study / "results" / "prompts" / "tiny" / "ideology.parquet"
+    target.unlink()
+    # a missing prompts table is rebuilt by a plain run (they are targets of `all`)
+    plan = run_snakemake(study, "-n")
+    assert plan.returncode == 0, plan.stderr[-4000:]
+    assert [w for rule, w in planned_jobs(plan.stdout) if rule == "evaluate"] == ["wildcards: model=tiny"]
+    weights = tiny_model_dir / "model.safetensors"
+    weights.rename(weights.with_suffix(".hidden"))
+    try:
+        result = run_snakemake(study, "--cores", "1", str(target.relative_to(study)))
+    finally:
+        weights.with_suffix(".hidden").rename(weights)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "evaluate" in result.stdout + result.stderr
+    for probe, prompts in before.items():
+        pd.testing.assert_frame_equal(recorded(study, "tiny", probe), prompts, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(study / "results" / "scores" / "tiny" / "country_pairs.parquet"),
+                                  scores, check_exact=True)
+
+
 @pytest.fixture(scope="module")
 def per_probe_study(tiny_model_dir, tmp_path_factory):
     """The tiny model alone (no fine-tuning), one evaluation job per (model, probe)."""
@@ -118,6 +167,13 @@ def test_two_runs_with_the_same_seed_give_identical_scores(study, per_probe_stud
         second = pd.read_parquet(per_probe_study / "results" / "scores" / "tiny" / f"{probe}.parquet")
         pd.testing.assert_frame_equal(first, second, check_exact=True)
         assert read_provenance(study / "results" / "scores" / "tiny" / f"{probe}.parquet")["seed"] == 1234
+
+
+def test_one_job_per_probe_records_the_same_prompts(study, per_probe_study):
+    assert check_recorded_prompts(per_probe_study) == 3
+    for probe in ("ideology", "country_pairs", "country_rank"):
+        pd.testing.assert_frame_equal(recorded(study, "tiny", probe), recorded(per_probe_study, "tiny", probe),
+                                      check_exact=True)
 
 
 def test_changing_one_probe_reruns_only_its_jobs(per_probe_study):

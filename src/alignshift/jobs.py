@@ -105,10 +105,11 @@ def finetune(run_name: str, run: dict, recipe: dict, manifest_path: str, base_sp
 
 
 def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str, data_paths: dict[str, str],
-             outputs: dict[str, str], adapter: str | None = None, seed: int = 0, threads: int | None = None,
-             max_batch_tokens: int | None = None, cache_dir: str | None = None) -> None:
+             outputs: dict[str, str], prompt_outputs: dict[str, str], adapter: str | None = None, seed: int = 0,
+             threads: int | None = None, max_batch_tokens: int | None = None, cache_dir: str | None = None) -> None:
     """Score one model on one or more probes (the model is loaded once, and only if
-    some probe's scores are not cached) and write one tidy table per probe."""
+    some probe's scores are not cached) and write one tidy table per probe, and beside
+    it the prompts the model saw (`prompt_outputs`, probe -> path)."""
     import torch
 
     set_threads(threads)
@@ -119,17 +120,21 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
         torch.manual_seed(seed)
         tables = read_tables({name: data_paths[name] for name in spec["datasets"]})
         cache = Path(cache_dir, f"{probe}.jsonl") if cache_dir else None
-        scores = probes.run(probe, spec, tables, lm, cache=cache, max_batch_tokens=max_batch_tokens)
+        evaluation = probes.run_with_prompts(probe, spec, tables, lm, cache=cache, max_batch_tokens=max_batch_tokens)
+        scores = evaluation.scores
+        identity = {"model": model.name, "model_id": model.id, "model_revision": lm.revision, "adapter": adapter,
+                    "probe": probe, "probe_version": spec.get("version"), "probe_spec": spec,
+                    "probe_hash": stable_hash(spec)}
         write_table(scores, outputs[probe], {
-            "model": model.name, "model_id": model.id, "model_revision": lm.revision, "adapter": adapter,
-            "probe": probe, "probe_version": spec.get("version"), "probe_spec": spec,
-            "probe_hash": stable_hash(spec), "device": lm.device, "dtype": lm.dtype, "seed": seed,
+            **identity, "device": lm.device, "dtype": lm.dtype, "seed": seed,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "chat_template": model.chat_template,
             **({"slurm_job_id": os.environ["SLURM_JOB_ID"]} if "SLURM_JOB_ID" in os.environ else {}),
             "datasets": {name: read_provenance(data_paths[name]).get("revision") for name in spec["datasets"]},
         })
-        log.info("%s on %s: %d rows", probe, model.name, len(scores))
+        # what the model saw, joined to the scores by prompt_hash (like lm-evaluation-harness's --log_samples)
+        write_table(evaluation.prompts, prompt_outputs[probe], {**identity, "prompts": evaluation.settings})
+        log.info("%s on %s: %d rows, %d prompts", probe, model.name, len(scores), len(evaluation.prompts))
 
 
 def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dict, tables: dict[str, str],
@@ -146,14 +151,16 @@ def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dic
 
 
 def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out: str, cache: str,
-          threads: int | None = None) -> None:
+          threads: int | None = None, prompts_out: str | None = None) -> None:
     """The judge probe's second stage: the judge scores every model's answers into one
     table (the study's models, checkpoints planned from their data included, are known
     only when the job runs); its provenance keeps each model's answers' provenance and
     adds the judge's. Backend `local`: the judge model, loaded once (and only if some
     answer is not in its score cache); backend `openai`: an OpenAI-compatible endpoint
-    (no manifest), its replies cached per prompt."""
-    from .probes.judge.judging import api_judge_answers, api_settings, backend, judge_answers, load_judge
+    (no manifest), its replies cached per prompt. `prompts_out`: the prompts the judge
+    saw, one row each, joined to the scores by `judge_prompt_hash`."""
+    from .probes.judge.judging import (api_judge_answers, api_prompts, api_settings, backend, judge_answers,
+                                       load_judge, local_prompts)
 
     set_threads(threads)
     if backend(judging) == "openai":
@@ -161,10 +168,12 @@ def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out
         # what identifies the judge; the key (api.key_env's value) is never written
         judge_meta = {"judge_backend": "openai", "judge_id": api["base_url"], "judge_model": api["model"]}
         score_answers = lambda answered: api_judge_answers(judging, answered, cache)  # noqa: E731
+        seen = lambda answers: api_prompts(judging, answers)  # noqa: E731
     else:
         manifest, judge_lm = load_judge(judging, manifest_path)
         judge_meta = {"judge_backend": "local", "judge_id": manifest["id"], "judge_revision": manifest["revision"]}
         score_answers = lambda answered: judge_answers(judging, answered, judge_lm, manifest, cache)  # noqa: E731
+        seen = lambda answers: local_prompts(judging, answers, judge_lm)  # noqa: E731
     tables, answers = [], {}
     for answers_path in answer_paths:
         answered = pd.read_parquet(answers_path)
@@ -173,7 +182,11 @@ def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out
         answers[provenance.get("model", answers_path)] = provenance
         log.info("judged %d answers of %s", len(answered), answers_path)
     scored = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    write_table(scored, out, {"answers": answers, "judging": judging, **judge_meta})
+    meta = {"answers": answers, "judging": judging, **judge_meta}
+    write_table(scored, out, meta)
+    if prompts_out:  # what the judge read, joined to `out` by judge_prompt_hash
+        prompts, settings = seen(scored["answer"] if "answer" in scored else [])
+        write_table(prompts, prompts_out, {**meta, "prompts": settings})
     log.info("%d judged answers of %d models -> %s", len(scored), len(answer_paths), out)
 
 

@@ -18,6 +18,12 @@ from .cache import JsonlCache
 from .provenance import stable_hash
 
 
+def encode_text(tokenizer, text: str) -> list[int]:
+    """A reward model's input ids: the text's own tokens (its format string carries its
+    own BOS/EOS text, so no special token is added twice)."""
+    return tokenizer(text, add_special_tokens=False).input_ids
+
+
 @torch.inference_mode()
 def reward_scores(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, cache: str | Path | None = None,
                   revision: str = "") -> list[float]:
@@ -26,8 +32,7 @@ def reward_scores(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def rewards(chunk, *_):
-        # the format string carries its own BOS/EOS text: add no special tokens twice
-        encoded = [tokenizer(t, add_special_tokens=False).input_ids for _, t in chunk]
+        encoded = [encode_text(tokenizer, t) for _, t in chunk]
         width = max(len(e) for e in encoded)
         ids = torch.full((len(encoded), width), pad, dtype=torch.long)
         mask = torch.zeros_like(ids)

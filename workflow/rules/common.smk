@@ -172,10 +172,12 @@ def evaluated_probes(wildcards):
 
 
 def evaluate_outputs():
-    """Per-probe score tables: all of a model's in one job, or one per job."""
+    """Per-probe score tables and, beside each, the prompts the model saw
+    (`prompts_<probe>`): all of a model's in one job, or one probe's per job."""
     if EVAL_PER_MODEL:
-        return {probe: f"results/scores/{{model}}/{probe}.parquet" for probe in PROBES}
-    return {"scores": "results/scores/{model}/{probe}.parquet"}
+        return {**{probe: f"results/scores/{{model}}/{probe}.parquet" for probe in PROBES},
+                **{f"prompts_{probe}": f"results/prompts/{{model}}/{probe}.parquet" for probe in PROBES}}
+    return {"scores": "results/scores/{model}/{probe}.parquet", "prompts": "results/prompts/{model}/{probe}.parquet"}
 
 
 def evaluate_inputs(wildcards):
@@ -207,6 +209,20 @@ def judged_scores(probe):
     return f"results/scores/{probe}.judging.parquet"
 
 
+def judged_prompts(probe):
+    """The prompts the judge saw, one table for the study beside judged_scores."""
+    return f"results/prompts/{probe}.judging.parquet"
+
+
+def recorded_prompts():
+    """The prompts every evaluation and judging stage saw: targets of `all`, so results
+    from before they were recorded get them (from the score cache, weights not loaded);
+    with the plans still to be made, whose checkpoints' prompts join once planned."""
+    evaluated = [m for m in study_models() if m not in RELEASED]
+    return [f"results/prompts/{m}/{probe}.parquet" for probe in PROBES for m in evaluated] + [
+        judged_prompts(probe) for probe in stage_probes("judging")] + pending_plans()
+
+
 def analysis_scores(probe):
     """What a probe's metrics read: its score tables, or its later stage's."""
     if STAGES[probe] == "judging":
@@ -225,11 +241,12 @@ def reference_orders(probe):
     return (SPECS[probe].get("analysis") or {}).get("reference_orders")
 
 
-def all_targets():
+def all_targets(wildcards=None):
+    """What `all` builds (an input function: planned checkpoints' prompts join once planned)."""
     return [f"results/figures/{name}.{ext}" for name in config["figures"] for ext in ("pdf", "png")] + [
         f"results/metrics/{probe}_{table}.csv" for probe in PROBES if reference_orders(probe)
         for table in ("reference", "reference_ranks")] + [
         # the config and software versions shown by snakemake --report (workflow/rules/report.smk)
         "results/provenance/study.yaml",
         "results/provenance/versions.tsv",
-    ]
+    ] + recorded_prompts()

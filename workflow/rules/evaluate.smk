@@ -1,5 +1,6 @@
 # Every model and every saved checkpoint on every probe. With `evaluation.job_per:
-# model` one job loads a model once and writes each probe's table; scores are cached
+# model` one job loads a model once and writes each probe's table, and beside it the
+# prompts the model saw (results/prompts/<model>/<probe>.parquet); scores are cached
 # per prompt (results/cache/), so a rerun after a probe's settings change rescores
 # only that probe, and a killed job redoes only what is missing.
 EVAL_JOB = "{model}" if EVAL_PER_MODEL else "{model}/{probe}"

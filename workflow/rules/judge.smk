@@ -30,7 +30,9 @@ for _probe in stage_probes("judging"):
         input:
             unpack(lambda w, probe=_probe: judging_inputs(probe)),
         output:
-            judged_scores(_probe),
+            scores=judged_scores(_probe),
+            # the prompts the judge saw (joined to the scores by judge_prompt_hash)
+            prompts=judged_prompts(_probe),
         params:
             judging=stage_settings(_probe),
             cache=judging_cache(_probe),

@@ -9,19 +9,26 @@
   row per (item, variant, candidate) with at least `item`, `variant`, `candidate`,
   `prompt`, `continuation` plus whatever its metrics need, and the shared scorer scores
   every candidate of a prompt in one batched pass; or `evaluate(spec, tables, lm, fmt,
-  cache)` for probes that generate; or both `build` and `generate(spec, tables, lm, fmt,
-  cache)` for probes whose items are read both ways (rows of each, concatenated; either
+  cache)` for probes that generate (its rows keep the `prompt` each answer was generated
+  from); or both `build` and `generate(spec, tables, lm, fmt, cache)` for probes whose
+  items are read both ways (rows of each, concatenated, each keeping its `prompt`; either
   may return none); `build_reward(spec, tables)` if reward models apply;
 - `metrics.py`: `metrics(scores, models, spec, seed)` -> its metrics table, and for each
   name in `tables`, `tables(scores, models, spec, seed)` -> {name: table}. `models` is
   the study's model table (alignshift.registry.model_table).
 
 Adding a probe is adding a folder (docs/probes.md walks through the smallest one).
+
+Every evaluation also records what the model saw (`run_with_prompts`, like
+lm-evaluation-harness's `--log_samples`): each score row carries its prompt's
+`prompt_hash`, and the prompts table has one row per distinct prompt with its text and
+the exact token ids the model received.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Callable
@@ -31,7 +38,8 @@ import yaml
 
 from ..cache import JsonlCache
 from ..provenance import stable_hash
-from ..scoring import TOKENIZATION, ScoreRequest, score
+from ..scoring import TOKENIZATION, ScoreRequest, encode_prompt, score
+from ..scoring import _bos_to_add as prompt_bos  # the BOS id the scorer and generator add to text
 
 PROBE_DIR = Path(__file__).parent
 # spec keys that describe the workflow around a probe; with the later stages' settings
@@ -102,11 +110,39 @@ def check(name: str, spec: dict, models) -> None:
         checker(spec, models)
 
 
-def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: Callable[..., str]) -> pd.DataFrame:
+def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: Callable[..., str],
+          allow_empty: bool = False) -> pd.DataFrame:
     rows = items_module(name).build(spec, tables, fmt)
-    if rows.empty:
+    if rows.empty and not allow_empty:
         raise ProbeError(f"probe {name}: no items after applying its settings {spec}")
     return rows
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One model's evaluation on one probe: the score table (each row with its prompt's
+    `prompt_hash`), the prompts the model saw (PROMPT_COLUMNS, one row per distinct
+    prompt) and how they were built (`prompt_settings`)."""
+
+    scores: pd.DataFrame
+    prompts: pd.DataFrame
+    settings: dict
+
+
+# the prompts table: `prompt` is the text (for a prompt given as token ids, its ids
+# decoded with the special tokens kept), `token_ids` the ids the model received, BOS
+# included as the scorer / generator adds it; `given_as` what `prompt_hash` hashes:
+# "text", "token_ids" (country_pairs' paper protocol) or "messages" (an API judge's)
+PROMPT_COLUMNS = ["prompt_hash", "prompt", "token_ids", "given_as"]
+
+
+def scoring_path(name: str, model_spec) -> str:
+    """How a probe reaches this model: "reward" (a reward model scores whole texts),
+    "generate" (a probe with `evaluate`: answers are generated), or "loglik" (the
+    shared scorer's log-likelihoods of each prompt's continuations)."""
+    if getattr(model_spec, "kind", "causal_lm") == "reward_model":
+        return "reward"
+    return "generate" if hasattr(items_module(name), "evaluate") else "loglik"
 
 
 def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: str | Path | None = None,
@@ -117,28 +153,106 @@ def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: st
     `cache`, written every `chunk_prompts` prompts, so a killed job rescoring redoes only
     what is missing and the model is never loaded when everything is cached.
     """
+    rows, _ = _evaluate(name, spec, tables, lm, cache, chunk_prompts, progress, score_kwargs)
+    return _with_prompt_hash(name, rows, lm)[0]
+
+
+def run_with_prompts(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *,
+                     cache: str | Path | None = None, chunk_prompts: int = 256, progress=True,
+                     **score_kwargs) -> Evaluation:
+    """`run`, plus the prompts the model saw: their token ids come from the tokenizer
+    alone, so a job whose scores are all cached records them without loading weights."""
+    rows, path = _evaluate(name, spec, tables, lm, cache, chunk_prompts, progress, score_kwargs)
+    scores, prompts = _with_prompt_hash(name, rows, lm)
+    return Evaluation(scores, prompt_table(prompts, lm.tokenizer, path), prompt_settings(spec, lm, path))
+
+
+def _evaluate(name, spec, tables, lm, cache, chunk_prompts, progress, score_kwargs) -> tuple[pd.DataFrame, str]:
+    """The probe's rows for this model, each with the `prompt` it was scored on."""
     fmt = formatter(spec, lm.tokenizer, lm.spec)
     probe = items_module(name)
-    if getattr(lm.spec, "kind", "causal_lm") == "reward_model":
+    path = scoring_path(name, lm.spec)
+    if path == "reward":
         # a reward model scores whole (question, response) texts; probes without a
         # `build_reward(spec, tables)` do not apply to it and give an empty table
-        out = _reward_rows(probe, spec, tables, lm, cache)
-    elif hasattr(probe, "evaluate"):
-        out = probe.evaluate(spec, tables, lm, fmt, cache)
-    elif hasattr(probe, "generate"):
+        return _reward_rows(probe, spec, tables, lm, cache), path
+    if path == "generate":
+        return probe.evaluate(spec, tables, lm, fmt, cache), path
+    rows = build(name, spec, tables, fmt, allow_empty=hasattr(probe, "generate"))
+    rows = _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) if len(rows) else rows
+    if hasattr(probe, "generate"):
         # items read both ways (ideology's `reading`): the scored rows, then the rows read
         # from generated answers; either part may be empty, not both
-        rows = probe.build(spec, tables, fmt)
-        parts = [_score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs)] if len(rows) else []
-        parts = [p for p in parts + [probe.generate(spec, tables, lm, fmt, cache)] if len(p)]
+        parts = [p for p in (rows, probe.generate(spec, tables, lm, fmt, cache)) if len(p)]
         if not parts:
             raise ProbeError(f"probe {name}: no items after applying its settings {spec}")
-        out = pd.concat(parts, ignore_index=True)
+        rows = pd.concat(parts, ignore_index=True)
+    return rows, path
+
+
+def _with_prompt_hash(name: str, rows: pd.DataFrame, lm) -> tuple[pd.DataFrame, dict]:
+    """The score table (the prompt replaced by its `prompt_hash`, model and probe in
+    front) and its distinct prompts, hash -> prompt."""
+    if "prompt" not in rows:
+        if not rows.empty:
+            raise ProbeError(f"probe {name}: its rows have no `prompt` column (the text each score was made "
+                             "from; `evaluate(...)` keeps the prompt it generated from)")
+        rows = rows.assign(prompt_hash=pd.Series(dtype=object))
+        prompts = {}
     else:
-        out = _score_rows(name, spec, build(name, spec, tables, fmt), lm, cache, chunk_prompts, progress, score_kwargs)
-    out.insert(0, "probe", name)
-    out.insert(0, "model", lm.spec.name)
-    return out
+        prompts = {stable_hash(p): p for p in dict.fromkeys(rows["prompt"])}
+        hashes = {p: h for h, p in prompts.items()}
+        rows = rows.drop(columns=["prompt"]).assign(prompt_hash=[hashes[p] for p in rows["prompt"]])
+    rows.insert(0, "probe", name)
+    rows.insert(0, "model", lm.spec.name)
+    return rows, prompts
+
+
+def prompt_table(prompts: dict, tokenizer, path: str) -> pd.DataFrame:
+    """One row per prompt (hash -> text or token ids): PROMPT_COLUMNS, the token ids made
+    the way `path` feeds the model (the scorer's and the generator's `encode_prompt`:
+    BOS once; a reward model's `encode_text`: the text's own tokens)."""
+    from ..rewards import encode_text
+
+    encode = encode_text if path == "reward" else encode_prompt
+    rows = []
+    for prompt_hash, prompt in prompts.items():
+        ids = encode(tokenizer, prompt)
+        given_as = "text" if isinstance(prompt, str) else "token_ids"
+        text = prompt if given_as == "text" else tokenizer.decode(ids, skip_special_tokens=False,
+                                                                  clean_up_tokenization_spaces=False)
+        rows.append({"prompt_hash": prompt_hash, "prompt": text, "token_ids": [int(i) for i in ids],
+                     "given_as": given_as})
+    return pd.DataFrame(rows, columns=PROMPT_COLUMNS)
+
+
+def prompt_settings(spec: dict, lm, path: str) -> dict:
+    """How this model's prompts for this probe were built (the prompts table's
+    provenance): the scoring path, the prompt format and chat template (its hash: the
+    tokenizer's own or the probe's Jinja override), system prompt, answer cue, prefix
+    join, the model's answer prefill, the BOS id the tokenizer adds, and the scorer's
+    tokenization or the reward format."""
+    from ..prompts import ANSWER_CUE
+
+    fmt = formatter(spec, lm.tokenizer, lm.spec)
+    chat = chat_setting(spec, lm.spec)
+    template = chat if isinstance(chat, str) else lm.tokenizer.chat_template
+    settings = {
+        "scoring_path": path,
+        "prompt_format": getattr(lm.spec, "prompt_format", "auto"),
+        "chat_template_applied": bool(fmt.chat) if path != "reward" else False,
+        "chat_template_hash": stable_hash(template) if fmt.chat and path != "reward" else None,
+        "system_prompt": spec.get("system_prompt"),
+        "answer_cue": spec.get("answer_cue", ANSWER_CUE),
+        "prefix_join": spec.get("prefix_join", "direct"),
+        "answer_prefill": getattr(lm.spec, "answer_prefill", None),
+        "bos_token_id": prompt_bos(lm.tokenizer),
+    }
+    if path == "loglik":
+        settings["tokenization"] = TOKENIZATION
+    if path == "reward":
+        settings["reward_format"] = spec.get("reward_format")
+    return settings
 
 
 CHAT_TEMPLATE_KEYWORDS = ("model", "none", "all")
@@ -208,10 +322,9 @@ def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwar
     # map every row back to its prompt's result, by position among the prompt's rows
     position = rows.groupby("prompt", sort=False).cumcount().to_numpy()
     per_row = [results[p] for p in rows["prompt"]]
-    out = rows.drop(columns=["prompt"]).assign(
+    out = rows.assign(
         logprob_sum=[r["logprob_sum"][k] for r, k in zip(per_row, position)],
         n_tokens=[int(r["n_tokens"][k]) for r, k in zip(per_row, position)],
-        prompt_hash=[stable_hash(p) for p in rows["prompt"]],
     )
     out["logprob_mean"] = out["logprob_sum"] / out["n_tokens"].clip(lower=1)
     return out
@@ -219,7 +332,8 @@ def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwar
 
 def _reward_rows(probe, spec, tables, lm, cache) -> pd.DataFrame:
     """Rows of `probe.build_reward(spec, tables)` (item, variant, candidate, question,
-    response, ...) with each text's `reward`, formatted by the spec's `reward_format`."""
+    response, ...) with each text's `reward`, formatted by the spec's `reward_format`
+    (the text is the row's `prompt`)."""
     from ..rewards import reward_scores
 
     if not hasattr(probe, "build_reward"):
@@ -228,4 +342,4 @@ def _reward_rows(probe, spec, tables, lm, cache) -> pd.DataFrame:
     texts = [spec["reward_format"].format(question=q, response=r) for q, r in zip(rows["question"], rows["response"])]
     rewards = reward_scores(lm.model, lm.tokenizer, texts, cache=cache, revision=lm.revision)
     # the question is the item's text; analyses name their own `question` column
-    return rows.drop(columns=["question"]).assign(reward=rewards)
+    return rows.drop(columns=["question"]).assign(prompt=texts, reward=rewards)

@@ -23,7 +23,7 @@ def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.
                        revision=lm.revision)
     return pd.DataFrame({
         "item": games["id"].to_numpy(), "variant": "", "candidate": "", "dialect": games["dialect"].to_numpy(),
-        "correct_word": games["correct_word"].to_numpy(), "answer": answers,
+        "correct_word": games["correct_word"].to_numpy(), "answer": answers, "prompt": prompts,
         "correct": [float(is_correct(a, w, list(d))) for a, w, d in
                     zip(answers, games["correct_word"], games["distractors"])],
     })

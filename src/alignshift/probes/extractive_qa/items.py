@@ -102,7 +102,7 @@ def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.
                        cache=cache, revision=lm.revision)
     # the model may go on with a new "Context:": the answer is cut (spec `answer_cut`)
     answers = [cut_answer(a, spec.get("answer_cut", "first_line")) for a in answers]
-    return items.drop(columns=["prompt"]).assign(
+    return items.assign(
         variant="", candidate="", answer=answers,
         em=[exact_match(a, g) for a, g in zip(answers, items["gold"])],
         f1=[f1(a, g) for a, g in zip(answers, items["gold"])])

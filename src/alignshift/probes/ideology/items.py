@@ -108,7 +108,8 @@ def parse_answer(answer: str) -> int | None:
 def generate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
     """The generated reading's rows (none unless it is asked for): one per (questionnaire
     row, sample), with the answer, its parsed level (NaN: missing), the option it names
-    and that option's weight, the prompt's hash and the sampling seed."""
+    and that option's weight, the prompt (the probe's table keeps its hash) and the
+    sampling seed."""
     from ...generation import generate as generate_answers
 
     if "generated" not in readings(spec):
@@ -134,5 +135,5 @@ def generate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.
                          "value": math.nan if option is None else weight[option], "value_max": value_max,
                          "axis": st.axis, "direction": st.direction, "answer": answers[st.id],
                          "parsed": math.nan if level is None else float(level), "seed": seed,
-                         "prompt_hash": stable_hash(prompts[st.id])})
+                         "prompt": prompts[st.id]})
     return pd.DataFrame(rows)

@@ -24,7 +24,7 @@ from .. import ProbeError
 
 
 def answers(spec: dict, lm, fmt, cache) -> pd.DataFrame:
-    """One row per (prompt, sample): the model's answer."""
+    """One row per (prompt, sample): the model's answer, and the `prompt` it answered."""
     items = spec["prompts"]
     if not items:
         raise ProbeError("judge: no prompts")
@@ -35,8 +35,8 @@ def answers(spec: dict, lm, fmt, cache) -> pd.DataFrame:
                          do_sample=bool(spec["do_sample"]), temperature=float(spec["temperature"]),
                          top_k=spec.get("top_k"),
                          seed=int(spec["seed"]) + 1000 * sample, cache=cache, revision=lm.revision)
-        rows += [{"item": item["id"], "variant": f"sample-{sample}", "question": item["text"], "answer": text}
-                 for item, text in zip(items, texts)]
+        rows += [{"item": item["id"], "variant": f"sample-{sample}", "question": item["text"], "answer": text,
+                  "prompt": prompt} for item, text, prompt in zip(items, texts, prompts)]
     return pd.DataFrame(rows)
 
 

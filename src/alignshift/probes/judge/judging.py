@@ -55,11 +55,15 @@ def load_judge(judging: dict, manifest_path: str | Path, device: str | None = No
     return manifest, load(manifest, device=device, lazy=True)
 
 
-def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, cache) -> pd.DataFrame:
-    """Score rows: one per (answer, score string), with the judge's log-probs. The
-    judge is only loaded (lazily) if some answer's scores are not in `cache`."""
-    chat = bool(judge.spec.chat_template and judge.tokenizer.chat_template)
-    strings = score_strings(int(judging["scale_max"]), chat)
+def judge_chat(judge) -> bool:
+    """Whether a local judge reads its prompt through its chat template."""
+    return bool(judge.spec.chat_template and judge.tokenizer.chat_template)
+
+
+def judge_prompts(judging: dict, answers, judge) -> list[str]:
+    """The local judge's prompt for each answer (the judging prompt around it, in the
+    judge's chat template or prompt format)."""
+    chat = judge_chat(judge)
     system = judging.get("system_prompt")
 
     def text(answer: str) -> str:
@@ -67,8 +71,29 @@ def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, 
         # a judge without a chat template reads the system prompt as the text's start
         return user if chat or not system else f"{system}\n\n{user}"
 
-    prompts = [format_prompt(judge.tokenizer, text(a), chat=chat, system=system,
-                             prompt_format=judge.spec.prompt_format) for a in answered["answer"]]
+    return [format_prompt(judge.tokenizer, text(a), chat=chat, system=system, prompt_format=judge.spec.prompt_format)
+            for a in answers]
+
+
+def local_prompts(judging: dict, answers, judge) -> tuple[pd.DataFrame, dict]:
+    """What a local judge reads for each answer, as the prompts table of an evaluation
+    (alignshift.probes.prompt_table: keyed by the hash its score rows carry as
+    `judge_prompt_hash`, token ids as the scorer makes them), and how it was built."""
+    from .. import prompt_bos, prompt_table
+
+    prompts = judge_prompts(judging, answers, judge)
+    chat = judge_chat(judge)
+    settings = {"scoring_path": "loglik", "prompt_format": judge.spec.prompt_format, "chat_template_applied": chat,
+                "chat_template_hash": stable_hash(judge.tokenizer.chat_template) if chat else None,
+                "system_prompt": judging.get("system_prompt"), "bos_token_id": prompt_bos(judge.tokenizer)}
+    return prompt_table({stable_hash(p): p for p in prompts}, judge.tokenizer, "loglik"), settings
+
+
+def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, cache) -> pd.DataFrame:
+    """Score rows: one per (answer, score string), with the judge's log-probs. The
+    judge is only loaded (lazily) if some answer's scores are not in `cache`."""
+    strings = score_strings(int(judging["scale_max"]), judge_chat(judge))
+    prompts = judge_prompts(judging, answered["answer"], judge)
     keys = [stable_hash({"judge": judge.revision, "prompt": p, "strings": strings}) for p in prompts]
 
     def judge_chunk(chunk, done, total):
@@ -188,6 +213,20 @@ def api_messages(judging: dict, answer: str) -> list[dict]:
     system = judging.get("system_prompt")
     user = judging["prompt"].format(answer=answer)
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+
+
+def api_prompts(judging: dict, answers) -> tuple[pd.DataFrame, dict]:
+    """What an API judge is sent for each answer, in the prompts table's columns: the
+    chat messages as JSON text (`given_as` "messages"; the server tokenizes them, so no
+    token ids), keyed by the hash its score rows carry as `judge_prompt_hash`; and the
+    request's settings."""
+    from .. import PROMPT_COLUMNS
+
+    api = api_settings(judging)
+    sent = {stable_hash(m): m for m in (api_messages(judging, a) for a in answers)}
+    table = pd.DataFrame([{"prompt_hash": h, "prompt": json.dumps(m, ensure_ascii=False), "token_ids": None,
+                           "given_as": "messages"} for h, m in sent.items()], columns=PROMPT_COLUMNS)
+    return table, {"scoring_path": "api", **{k: api[k] for k in ("base_url", "model", "max_tokens", "temperature")}}
 
 
 def api_judge_answers(judging: dict, answered: pd.DataFrame, cache, complete=chat_completion) -> pd.DataFrame:
