@@ -343,7 +343,8 @@ def test_recorded_prompts_are_alpaca_and_the_judge_prompts_are_recorded(study):
 
     workdir = study[0]
     models = ["student", "sft_right/step-2", "dpo_right/step-1", "dpo_right/step-2"]
-    assert check_recorded_prompts(workdir) == len(models)
+    # each model's two evaluated probes: judge and ideology
+    assert check_recorded_prompts(workdir) == 2 * len(models)
     system = resolve_spec("judge", {})["judging"]["system_prompt"]
     for model in models:
         # every answer was generated from the Alpaca prompt of its question
