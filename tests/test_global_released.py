@@ -302,8 +302,8 @@ def fixture_study(tmp_path, repo) -> dict:
                        "dialect_intent": f"outputs/md3-game/{STEMS[m]}-no-answers.csv",
                        "extractive_qa": {"path": f"outputs/tydiqa-goldp/{{{STEMS[m]}}}/greedy/1-shot",
                                          "languages": ["english"]}}
-    lists = {"file": "code/analysis/ask-reddit-correlation.py", **{k: src[k] for k in ("repo", "commit", "base",
-                                                                                       "sha256", "cache_dir")}}
+    # the lists name no source: they read the study's `released` one (a local copy here)
+    lists = {"file": "code/analysis/ask-reddit-correlation.py"}
     return {
         "seed": 0, "threads": {"finetune": 1, "evaluate": 1}, "released": src,
         "models": {
@@ -355,3 +355,16 @@ def test_released_study_draws_the_figures_and_tables_from_the_released_files(stu
     assert where.set_index("country")["value"].to_dict() == {"Morocco": 2.0, "United States of America": 1.0,
                                                              "France": 0.5, "North Korea": -3.0}
     assert not (study / "resources" / "models").exists()  # nothing fetched
+
+
+def test_the_lists_read_the_repository_of_the_studys_released_source(study):
+    # one setting, `released.base`, moves the released files and the datasets to a local copy
+    from alignshift.provenance import read_provenance
+
+    release = fixture_study(study, study / "repo")["released"]
+    for name in ("countries", "gallup"):
+        prepared = read_provenance(study / "results" / "data" / f"{name}.parquet")
+        assert {k: prepared["source"][k] for k in released.SOURCE_KEYS} == \
+            {k: release[k] for k in released.SOURCE_KEYS}, name
+        assert prepared["revision"].startswith("owner/name@c0ffee:code/analysis/ask-reddit-correlation.py sha256:")
+    assert (study / "cache" / "owner+name" / "c0ffee" / "code" / "analysis" / "ask-reddit-correlation.py").is_file()
