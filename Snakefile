@@ -34,6 +34,7 @@ include: "workflow/rules/judge.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/downloads.smk"
 
 
 rule all:

@@ -101,6 +101,7 @@ def profile_plan(configfile=None, *targets) -> list[dict]:
 
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="the SLURM profile needs "
                         "snakemake-executor-plugin-slurm (pip install -e '.[slurm]')")
+    # targets after --profile: after --configfile (it takes several files) one would be read as a config
     result = run_snakemake(REPO, "-n", "--forceall", "--profile", str(PROFILE), *targets,
                            configfile=configfile, timeout=300)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -118,8 +119,14 @@ def profile_plans():
     return {name: profile_plan(path) for name, path in STUDY_FILES.items()}
 
 
+@pytest.fixture(scope="module")
+def download_plans():
+    """The plan of target `downloads` (README: everything to fetch before the first job)."""
+    return {name: profile_plan(path, "downloads") for name, path in STUDY_FILES.items()}
+
+
 @pytest.mark.parametrize("study", sorted(STUDY_FILES))
-def test_every_download_is_planned_on_the_login_node(study, workflow_rules, profile_plans):
+def test_every_download_is_planned_on_the_login_node(study, workflow_rules, profile_plans, download_plans):
     from alignshift import data
     from alignshift.data import released
 
@@ -145,6 +152,12 @@ def test_every_download_is_planned_on_the_login_node(study, workflow_rules, prof
         if "base" in job["wildcards"]:
             assert job["rule"] in downloading, (study, job)
     assert made == len(cfg["datasets"]), (made, sorted(cfg["datasets"]))
+    # target `downloads` plans exactly the study's downloads, nothing else
+    def key(job):
+        return job["rule"], tuple(sorted(job["wildcards"].items()))
+
+    fetched = sorted(key(job) for job in download_plans[study] if job["rule"] != "downloads")
+    assert fetched == sorted(key(job) for job in jobs if job["rule"] in downloading)
 
 
 def test_the_seed_studies_download_hub_data_on_the_login_node(profile_plans):
