@@ -189,3 +189,16 @@ def test_an_api_judge_is_planned_without_a_gpu_and_a_local_judge_with_one(profil
     # the CPU partition with the CPU rules' defaults, and no `gpu` for sbatch's --gpus
     assert api["rule"] == "judging_judge_api", api
     assert api["resources"]["slurm_partition"] == "cpu" and "gpu" not in api["resources"], api
+
+
+def test_the_library_says_which_dataset_sources_download(tmp_path):
+    from alignshift import data
+
+    assert data.downloads({"loader": "global_opinions"}) and data.downloads({"loader": "tydiqa_goldp", "split": "train"})
+    assert not data.downloads({"loader": "global_opinions", "path": "resources/global_opinions.csv"})
+    assert data.downloads({"loader": "politune_preferences", "repo": "scale-lab/politune-left", "side": "left"})
+    assert not data.downloads({"loader": "politune_preferences", "repo": str(tmp_path), "side": "left"})
+    assert data.downloads({"loader": "released_list", "file": "f.py", "name": "x"})  # raw.githubusercontent.com
+    assert not data.downloads({"loader": "released_list", "file": "f.py", "name": "x", "base": tmp_path.as_uri()})
+    assert not data.downloads({"loader": "questionnaire", "path": "data/ideology/questionnaire.csv"})
+    assert not data.downloads({"loader": "md3", "path": "resources/md3", "manual": True})

@@ -368,3 +368,13 @@ def test_the_lists_read_the_repository_of_the_studys_released_source(study):
             {k: release[k] for k in released.SOURCE_KEYS}, name
         assert prepared["revision"].startswith("owner/name@c0ffee:code/analysis/ask-reddit-correlation.py sha256:")
     assert (study / "cache" / "owner+name" / "c0ffee" / "code" / "analysis" / "ask-reddit-correlation.py").is_file()
+
+
+def test_a_released_list_follows_the_studys_source_only_for_the_same_repository():
+    entry = {"loader": "released_list", "file": "code/analysis/ask-reddit-correlation.py", "name": "countries_filter"}
+    local = {"commit": released.SALT_COMMIT, "base": "/data/salt-copy", "cache_dir": "cache"}
+    assert released.dataset_spec(entry, local)["base"] == "/data/salt-copy"  # the same (default) repository
+    assert not data.downloads(released.dataset_spec(entry, local)) and data.downloads(entry)
+    other = {"repo": "recozers/LLM-Bias", "commit": "072e715", "base": "/data/llm-bias"}
+    assert released.dataset_spec(entry, other) == entry  # another study's outputs: SALT's defaults stay
+    assert released.dataset_spec({**entry, "base": "/mine"}, local)["base"] == "/mine"  # the entry's own wins
