@@ -97,12 +97,12 @@ SOURCE_KEYS = ("repo", "commit", "base", "sha256", "cache_dir")
 
 def dataset_spec(spec: dict, study_source: dict | None) -> dict:
     """A released_list / released_orders dataset entry with the study's `released` source
-    filled in for every source key it does not set, when both name the same repository
-    (each defaults to SALT-NLP's), so that a local copy of the repository is one setting,
-    `released.base`."""
+    filled in for every source key it does not set, so that a local copy of the
+    repository is one setting, `released.base`. An entry that names another `repo` than
+    the study's keeps its own source (and the defaults for the keys it does not set)."""
     if spec.get("loader") not in ("released_list", "released_orders") or not study_source:
         return spec
-    if spec.get("repo", DEFAULT_SOURCE["repo"]) != study_source.get("repo", DEFAULT_SOURCE["repo"]):
+    if spec.get("repo") not in (None, study_source.get("repo", DEFAULT_SOURCE["repo"])):
         return spec
     return {**{k: study_source[k] for k in SOURCE_KEYS if k in study_source}, **spec}
 
