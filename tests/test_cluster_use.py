@@ -125,8 +125,11 @@ def download_plans():
     return {name: profile_plan(path, "downloads") for name, path in STUDY_FILES.items()}
 
 
-@pytest.mark.parametrize("study", sorted(STUDY_FILES))
-def test_every_download_is_planned_on_the_login_node(study, workflow_rules, profile_plans, download_plans):
+# fourteen dry runs of whole studies (a few minutes): out of the fast loop
+@pytest.mark.slow
+@pytest.mark.parametrize("study_file", sorted(STUDY_FILES))
+def test_every_download_is_planned_on_the_login_node(study_file, workflow_rules, profile_plans, download_plans):
+    study = study_file
     from alignshift import data
     from alignshift.data import released
 
@@ -160,6 +163,7 @@ def test_every_download_is_planned_on_the_login_node(study, workflow_rules, prof
     assert fetched == sorted(key(job) for job in jobs if job["rule"] in downloading)
 
 
+@pytest.mark.slow
 def test_the_seed_studies_download_hub_data_on_the_login_node(profile_plans):
     # the hub datasets of the global-representation study and PoliTune's preference sets;
     # the shipped and hand-placed files (MD3, the questionnaires) are prepared on a node
@@ -176,6 +180,7 @@ def test_the_seed_studies_download_hub_data_on_the_login_node(profile_plans):
     assert len(released) == 14 * 5 + 1
 
 
+@pytest.mark.slow
 def test_an_api_judge_is_planned_without_a_gpu_and_a_local_judge_with_one(profile_plans, tmp_path):
     (local,) = [job for job in profile_plans["politune.yaml"] if job["rule"].startswith("judging_")]
     assert local["rule"] == "judging_judge"
