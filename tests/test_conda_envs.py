@@ -236,17 +236,21 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
     assert version("gpu", "bitsandbytes") == "0.50.2" and version("gpu", "alignshift") == "0.1.0"
     assert version("cfmatch", "numpy") == "1.26.4" and version("cfmatch", "qa-metrics") == "0.1.42"
 
-    # CFMatch's classifier (the workflow downloads it; here: one trained in its environment)
-    classifier = workdir / "resources" / "cfmatch" / commit
-    classifier.mkdir(parents=True)
+    # CFMatch's classifier, a local copy (`cfmatch.classifier`; here one trained in its
+    # environment): copied by the workflow, no download
+    classifier = tmp_path / "classifier"
+    classifier.mkdir()
     subprocess.run([str(envs["cfmatch"] / "bin" / "python"), "-c", TRAIN_CLASSIFIER, str(classifier)], check=True)
-    (classifier / "classifier.json").write_text(json.dumps({"commit": commit, "sha256": {}}))
+    cfg["probes"]["extractive_qa"]["cfmatch"]["classifier"] = str(classifier)
+    write_config(workdir, cfg)
 
-    # 2. the jobs, each in its rule's environment
+    # 2. the jobs, each in its rule's environment (this Python has no qa-metrics: with
+    # --use-conda that stops nothing)
     run = snakemake(workdir, fake_conda["env"], *targets)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-8000:]
-    assert "cfmatch_classifier" not in log  # the classifier was in place
+    copied = json.loads((workdir / "resources" / "cfmatch" / commit / "classifier.json").read_text())
+    assert copied["local"] == str(classifier.resolve()) and "url" not in copied
 
     def job_env(path):
         return read_provenance(workdir / path)["versions"]
@@ -255,6 +259,8 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
     assert scores["environment"] == str(envs["gpu"]) and scores["torch"] == "2.13.0+cpu"
     judged = job_env("results/scores/tiny/extractive_qa.cfmatch.parquet")  # rule cfmatch: envs/cfmatch.yaml
     assert judged["environment"] == str(envs["cfmatch"]) and judged["numpy"] == "1.26.4"
+    cfmatch_record = read_provenance(workdir / "results/scores/tiny/extractive_qa.cfmatch.parquet")["cfmatch"]
+    assert cfmatch_record["local"] == str(classifier.resolve()) and cfmatch_record["commit"] == commit
     assert job_env("results/data/questionnaire.parquet")["environment"] == str(envs["cpu"])  # rule prepare_data
     qa = pd.read_csv(workdir / "results" / "metrics" / "extractive_qa.csv")
     assert set(qa.measure) == {"cfmatch", "f1"}

@@ -302,8 +302,8 @@ def fixture_study(tmp_path, repo) -> dict:
                        "dialect_intent": f"outputs/md3-game/{STEMS[m]}-no-answers.csv",
                        "extractive_qa": {"path": f"outputs/tydiqa-goldp/{{{STEMS[m]}}}/greedy/1-shot",
                                          "languages": ["english"]}}
-    lists = {"file": "code/analysis/ask-reddit-correlation.py", **{k: src[k] for k in ("repo", "commit", "base",
-                                                                                       "sha256", "cache_dir")}}
+    # the lists name no source: they read the study's `released` one (a local copy here)
+    lists = {"file": "code/analysis/ask-reddit-correlation.py"}
     return {
         "seed": 0, "threads": {"finetune": 1, "evaluate": 1}, "released": src,
         "models": {
@@ -343,7 +343,7 @@ def test_released_study_draws_the_figures_and_tables_from_the_released_files(stu
     assert rm["mean_rank"].to_dict() == pytest.approx(MEAN_RANKS)
     assert rm.loc["United States of America", "outranks"] == pytest.approx(2 / 3)
     reference = read_metrics(study, "country_rank_reference").set_index(["model", "order", "countries"])
-    assert reference.loc[("rm", 2023, "order"), "rho"] == pytest.approx(0.5)  # the CSV reads the order as a number
+    assert reference.loc[("rm", "2023", "order"), "rho"] == pytest.approx(0.5)  # the order's name is text
     table3 = read_metrics(study, "country_rank_reference_ranks")
     assert table3[table3.model == "rm"]["country"].tolist() == ["Morocco", "France", "North Korea"]
     gaps = read_metrics(study, "opinions").set_index(["model", "country"])
@@ -355,3 +355,28 @@ def test_released_study_draws_the_figures_and_tables_from_the_released_files(stu
     assert where.set_index("country")["value"].to_dict() == {"Morocco": 2.0, "United States of America": 1.0,
                                                              "France": 0.5, "North Korea": -3.0}
     assert not (study / "resources" / "models").exists()  # nothing fetched
+
+
+def test_the_lists_read_the_repository_of_the_studys_released_source(study):
+    # one setting, `released.base`, moves the released files and the datasets to a local copy
+    from alignshift.provenance import read_provenance
+
+    release = fixture_study(study, study / "repo")["released"]
+    for name in ("countries", "gallup"):
+        prepared = read_provenance(study / "results" / "data" / f"{name}.parquet")
+        assert {k: prepared["source"][k] for k in released.SOURCE_KEYS} == \
+            {k: release[k] for k in released.SOURCE_KEYS}, name
+        assert prepared["revision"].startswith("owner/name@c0ffee:code/analysis/ask-reddit-correlation.py sha256:")
+    assert (study / "cache" / "owner+name" / "c0ffee" / "code" / "analysis" / "ask-reddit-correlation.py").is_file()
+
+
+def test_a_released_list_follows_the_studys_source_unless_it_names_another_repository():
+    entry = {"loader": "released_list", "file": "code/analysis/ask-reddit-correlation.py", "name": "countries_filter"}
+    local = {"commit": released.SALT_COMMIT, "base": "/data/salt-copy", "cache_dir": "cache"}
+    assert released.dataset_spec(entry, local)["base"] == "/data/salt-copy"
+    assert not data.downloads(released.dataset_spec(entry, local)) and data.downloads(entry)
+    assert released.dataset_spec({**entry, "base": "/mine"}, local)["base"] == "/mine"  # the entry's own wins
+    other = {"repo": "recozers/LLM-Bias", "commit": "072e715", "base": "/data/llm-bias"}
+    salt = {**entry, "repo": released.SALT_REPO}
+    assert released.dataset_spec(salt, other) == salt  # another repository than the study's: its own source
+    assert released.dataset_spec(entry, None) == entry  # no `released`: the defaults (SALT at its commit)

@@ -195,7 +195,10 @@ def test_full_study_plans_offline():
     counts = plan_study(STUDY)
     # 13 language models + the reward model, each fetched and evaluated once
     assert counts["fetch_model"] == 14 and counts["evaluate"] == 14
-    assert counts["prepare_data"] == 7 and counts["figure"] == 6 and counts["analyze"] == 6
+    # the five hub datasets are downloaded (rule download_data, on the login node under
+    # SLURM); the shipped countries and the hand-placed MD3 are read from disk
+    assert counts["download_data"] == 5 and counts["prepare_data"] == 2
+    assert counts["figure"] == 6 and counts["analyze"] == 6
     # CFMatch: the classifier fetched once, every model's TyDiQA answers judged
     assert counts["cfmatch_classifier"] == 1 and counts["cfmatch"] == 14
     study = yaml.safe_load(STUDY.read_text())

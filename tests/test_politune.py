@@ -1368,7 +1368,7 @@ def test_api_judge_settings_are_checked_and_need_no_judge_model(tmp_path):
     plan = run_snakemake(tmp_path, "-n")
     assert plan.returncode == 0, plan.stderr[-3000:]
     counts = job_counts(plan.stdout + plan.stderr)
-    assert counts["judging_judge"] == 1 and counts["fetch_model"] == 1 and counts["evaluate"] == 1
+    assert counts["judging_judge_api"] == 1 and counts["fetch_model"] == 1 and counts["evaluate"] == 1
     write_config(tmp_path, {**default, "finetune": {}, "figures": [],
                             "probes": {"judge": {"judging": {"backend": "openai", "api": {"model": "gpt-4"}}}}})
     plan = run_snakemake(tmp_path, "-n")

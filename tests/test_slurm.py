@@ -8,12 +8,18 @@ daemons afterwards. slurm.conf itself has to be at the compiled-in default
 every SLURM_* variable but the job's ids removed, SLURM_CONF included. The fixture
 writes it there only when no slurm.conf exists (or one it wrote itself) and removes it
 afterwards. The node advertises one GPU (gres backed by /dev/null) so that the GPU
-rules' `--gpus=1` is scheduled as on a real cluster.
+rules' `--gpus=1` is scheduled as on a real cluster. The slice includes the judge probe
+with an API judge (a stub OpenAI-compatible endpoint served by the test) so that a rule
+that needs no GPU is seen submitted without one, and a model fetch, which runs on the
+login node (a download rule: a local rule), never through sbatch.
 """
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
+import threading
 import re
 import shutil
 import signal
@@ -33,7 +39,7 @@ from conftest import REPO, write_config
 from test_workflow import planned_jobs, study_config
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-TARGET = "results/metrics/ideology.csv"
+TARGETS = ["results/metrics/ideology.csv", "results/metrics/judge.csv"]
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("munge", "sbatch", "srun", "squeue", "scontrol", "sinfo")
@@ -205,21 +211,50 @@ def controller_jobs(env: dict) -> dict[str, dict[str, str]]:
     return jobs
 
 
-def test_study_slice_runs_through_sbatch_and_matches_a_local_run(slurm_cluster, tiny_model_dir, tmp_path):
+@pytest.fixture
+def judge_api():
+    """A stub OpenAI-compatible endpoint on this machine (the node reaches it): every
+    reply is the score 12. Yields its base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps({"model": "stub-judge", "choices": [{"message": {"content": "12"}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+
+
+def test_study_slice_runs_through_sbatch_and_matches_a_local_run(slurm_cluster, tiny_model_dir, judge_api, tmp_path):
     cfg = study_config(tiny_model_dir)
     cfg["finetune"] = {}
+    cfg["probes"]["judge"] = {"max_new_tokens": 4, "judging": {"backend": "openai",
+                                                               "api": {"base_url": judge_api, "model": "stub-judge"}}}
     local, cluster = tmp_path / "local", tmp_path / "slurm"
     for workdir in (local, cluster):
         workdir.mkdir()
         write_config(workdir, cfg)
     common = ["--directory", ".", "--configfile", "config.yaml"]
-    dry = run([*SNAKEMAKE, *common, "--cores", "2", "-n", "--forceall", TARGET], local)
+    dry = run([*SNAKEMAKE, *common, "--cores", "2", "-n", "--forceall", *TARGETS], local)
     assert dry.returncode == 0, dry.stderr[-4000:]
     planned = sorted(rule for rule, _ in planned_jobs(dry.stdout))
-    assert "evaluate" in planned and "fetch_model" in planned, planned
+    assert {"evaluate", "fetch_model", "judging_judge_api"} <= set(planned), planned
 
     t0 = time.monotonic()
-    result = run([*SNAKEMAKE, *common, "--cores", "2", TARGET], local)
+    result = run([*SNAKEMAKE, *common, "--cores", "2", *TARGETS], local)
     assert result.returncode == 0, result.stderr[-4000:]
     t_local = time.monotonic() - t0
 
@@ -227,11 +262,17 @@ def test_study_slice_runs_through_sbatch_and_matches_a_local_run(slurm_cluster, 
     result = run([*SNAKEMAKE, *common, "--profile", str(REPO / "profiles" / "slurm"),
                   # no accounting database on this cluster: poll with squeue, and often
                   "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-                  TARGET], cluster, slurm_cluster["env"])
+                  *TARGETS], cluster, slurm_cluster["env"])
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-6000:]
     t_slurm = time.monotonic() - t0
     print(f"local run {t_local:.0f} s, SLURM run {t_slurm:.0f} s")
+    # where each job ran, as snakemake printed it: the local rules (the model fetch, a
+    # download rule) on this, the login node; every other job through sbatch
+    ran_here = sorted(re.findall(r"^localrule (\w+):", log, re.M))
+    assert ran_here == ["fetch_model"], ran_here
+    assert (cluster / "resources" / "models" / "tiny" / "manifest.json").is_file()
+    planned = sorted(rule for rule in planned if rule not in ran_here)
 
     # (a) the jobs went through sbatch: the evaluation job saw its SLURM job id, and the
     # controller holds a completed job per rule, submitted with the profile's resources
@@ -259,6 +300,9 @@ def test_study_slice_runs_through_sbatch_and_matches_a_local_run(slurm_cluster, 
     cpu_jobs = [j for j in ours.values() if j is not evaluate]
     assert all(j["Partition"] == "cpu" and j["Account"] == evaluate["Account"] for j in cpu_jobs), cpu_jobs
     assert all(j.get("TresPerJob", "") in ("", "(null)") for j in cpu_jobs), cpu_jobs
+    # among them the API judge: the CPU partition, no --gpus
+    (judging,) = [j for j in ours.values() if j["Comment"].startswith("rule_judging_judge_api")]
+    assert judging["Partition"] == "cpu" and judging.get("TresPerJob", "") in ("", "(null)"), judging
     # every job's SLURM log (kept by the profile) names its job id
     slurm_logs = {p.stem for p in (cluster / "results" / "logs" / "slurm").rglob("*.log")}
     assert set(ours) <= slurm_logs, (sorted(ours), sorted(slurm_logs))
@@ -266,4 +310,7 @@ def test_study_slice_runs_through_sbatch_and_matches_a_local_run(slurm_cluster, 
     # (b) the results equal a local run's
     pd.testing.assert_frame_equal(pd.read_parquet(scores),
                                   pd.read_parquet(local / "results" / "scores" / "tiny" / "ideology.parquet"))
-    pd.testing.assert_frame_equal(pd.read_csv(cluster / TARGET), pd.read_csv(local / TARGET))
+    for target in TARGETS:
+        pd.testing.assert_frame_equal(pd.read_csv(cluster / target), pd.read_csv(local / target))
+    judged = pd.read_parquet(cluster / "results" / "scores" / "tiny" / "judge.judging.parquet")
+    assert len(judged) == 5 and (judged["judge_score"] == 12.0).all()

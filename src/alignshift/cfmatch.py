@@ -17,9 +17,13 @@ in 0.1.31 and 0.1.42 (envs/cfmatch.yaml), so only the classifier differs.
 Two things keep it out of the main environment: qa-metrics pins scikit-learn 1.3.2,
 which needs numpy < 2 (the stack pins numpy 2.x), and its classifier is not in the
 wheel but fetched from the package's GitHub repository at run time. So the `cfmatch`
-rule runs in its own environment (envs/cfmatch.yaml), and the classifier is downloaded
-by its own rule at a pinned commit into resources/, its sha256 checked and recorded.
-This module imports only pandas, pyarrow and qa-metrics' dependencies, so it runs there.
+rule runs in its own environment (envs/cfmatch.yaml; without --use-conda, in the
+Python that runs snakemake, if qa-metrics is installed there: `requirements_problem`
+says what is missing, and the workflow stops before any job when a cfmatch job is due
+and it is), and the classifier is downloaded by its own rule at a pinned commit into
+resources/, or copied from a local directory (`cfmatch.classifier`), its sha256 checked
+and recorded. This module imports only pandas, pyarrow and qa-metrics' dependencies, so
+it runs there.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -56,29 +62,95 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def fetch_classifier(commit: str, out_dir: str | Path, url: str = URL) -> dict:
-    """Download the classifier files of `commit` into `out_dir` and write their
-    provenance (`classifier.json`). A file whose sha256 differs from the one known for
-    the commit is an error, and nothing is left behind."""
+def local_files(directory: str | Path) -> dict[str, Path]:
+    """The classifier files in a local directory, local name -> path: each under its
+    local name (`lr_classifier.pkl`) or its repository name (`lr_classifier`, as in a
+    checkout's `qa_metrics/classifier/`)."""
+    directory = Path(directory).expanduser()
+    found = {}
+    for local, remote in FILES.items():
+        candidates = [directory / local, directory / remote]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(f"cfmatch.classifier: {directory} has no {local} (or {remote}); it needs "
+                                    f"both {' and '.join(FILES)} of the classifier's commit")
+        found[local] = path
+    return found
+
+
+def _known_commit(digest: str) -> str | None:
+    return next((c for c, files in KNOWN_SHA256.items() if digest in files.values()), None)
+
+
+def fetch_classifier(commit: str, out_dir: str | Path, url: str = URL, local: str | Path | None = None) -> dict:
+    """Download the classifier files of `commit` into `out_dir` (or copy them from the
+    directory `local`) and write their provenance (`classifier.json`). A file whose
+    sha256 differs from the one known for the commit is an error, and nothing is left
+    behind."""
+    import shutil
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     expected = KNOWN_SHA256.get(commit, {})
+    sources = local_files(local) if local else {name: url.format(commit=commit, name=remote)
+                                                for name, remote in FILES.items()}
     digests = {}
-    for local, remote in FILES.items():
-        source = url.format(commit=commit, name=remote)
-        tmp = out_dir / f".{local}.part"
-        with urllib.request.urlopen(source, timeout=120) as response:
-            tmp.write_bytes(response.read())
-        digests[local] = sha256(tmp)
-        if local in expected and digests[local] != expected[local]:
+    for name, source in sources.items():
+        tmp = out_dir / f".{name}.part"
+        if local:
+            shutil.copyfile(source, tmp)
+        else:
+            with urllib.request.urlopen(source, timeout=120) as response:
+                tmp.write_bytes(response.read())
+        digests[name] = sha256(tmp)
+        if name in expected and digests[name] != expected[name]:
             tmp.unlink()
-            raise ValueError(f"CFMatch classifier {source}: sha256 {digests[local]} is not the pinned "
-                             f"{expected[local]}")
-        tmp.replace(out_dir / local)
-        log.info("CFMatch classifier: %s -> %s (sha256 %s)", source, out_dir / local, digests[local])
-    provenance = {"commit": commit, "url": url, "sha256": digests}
+            other = _known_commit(digests[name])
+            hint = (f"; it is the file of commit {other}: set cfmatch.commit to it" if other else
+                    "; set cfmatch.commit to the commit these files come from")
+            raise ValueError(f"CFMatch classifier {source}: sha256 {digests[name]} is not the pinned "
+                             f"{expected[name]} of commit {commit}{hint if local else ''}")
+        tmp.replace(out_dir / name)
+        log.info("CFMatch classifier: %s -> %s (sha256 %s)", source, out_dir / name, digests[name])
+    if not expected:
+        log.warning("CFMatch classifier of commit %s: no known sha256 to check against; recorded %s", commit, digests)
+    provenance = {"commit": commit, "sha256": digests,
+                  **({"local": str(Path(local).expanduser().resolve())} if local else {"url": url})}
     (out_dir / "classifier.json").write_text(json.dumps(provenance, indent=2) + "\n")
     return provenance
+
+
+# what the `cfmatch` rule imports (envs/cfmatch.yaml's pins); pip name -> module
+PACKAGES = {"qa-metrics": "qa_metrics", "scikit-learn": "sklearn", "joblib": "joblib", "scipy": "scipy"}
+INSTALL = "pip install qa-metrics==0.1.42 scikit-learn==1.3.2 'numpy<2'"
+
+
+def requirements_problem() -> str | None:
+    """Why the `cfmatch` rule cannot run in this Python (None when it can): a package it
+    imports is missing, or qa-metrics' pinned scikit-learn is not the installed one."""
+    import importlib.metadata as md
+    import importlib.util
+
+    missing = [name for name, module in PACKAGES.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        return f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed in {sys.executable}"
+    # qa-metrics pins scikit-learn exactly ("scikit-learn (==1.3.2)"); the classifier is
+    # a pickle of that version
+    pins = [m.group(1) for r in md.requires("qa-metrics") or []
+            if (m := re.match(r"scikit-learn\s*\(?\s*==\s*([^\s);]+)", r))]
+    have = md.version("scikit-learn")
+    if pins and have != pins[0]:
+        return f"qa-metrics {md.version('qa-metrics')} needs scikit-learn=={pins[0]}, {sys.executable} has {have}"
+    return None
+
+
+def requirements_message(problem: str) -> str:
+    """The error for `cfmatch` jobs that cannot run: what is missing and the three ways on."""
+    return (f"CFMatch (rule cfmatch; probes.extractive_qa.cfmatch.enabled: true) cannot run: {problem}. "
+            "Run snakemake with --use-conda (it builds CFMatch's environment, envs/cfmatch.yaml), or install its "
+            f"packages in the Python that runs snakemake ({INSTALL}; scikit-learn 1.3.2 needs numpy < 2, so not "
+            "beside the numpy 2 of constraints.txt), or set probes.extractive_qa.cfmatch.enabled: false to score "
+            "TyDiQA by SQuAD F1 only.")
 
 
 def matcher(classifier_dir: str | Path):
@@ -104,6 +176,9 @@ def judge(scores_path: str | Path, classifier_dir: str | Path, out: str | Path) 
 
     from .provenance import read_provenance, write_table
 
+    problem = requirements_problem()
+    if problem:
+        raise RuntimeError(requirements_message(problem))
     scores = pd.read_parquet(scores_path)
     evaluated = read_provenance(scores_path)
     if not scores.empty and "question" not in scores:

@@ -1,7 +1,13 @@
 # The `cfmatch` stage of a probe that declares it and enables it (extractive_qa, the
-# paper's TyDiQA metric): the classifier is fetched once at a pinned commit, then every
-# model's answers are judged in CFMatch's own environment (run with --use-conda; see
-# envs/cfmatch.yaml).
+# paper's TyDiQA metric): the classifier is fetched once at a pinned commit (or copied
+# from a local directory, `cfmatch.classifier`), then every model's answers are judged
+# in CFMatch's own environment (--use-conda: envs/cfmatch.yaml), or, without conda, in
+# the Python that runs snakemake if qa-metrics is installed there: a run stops before
+# any job when a cfmatch job is due and it is not.
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
+from snakemake.settings.types import DeploymentMethod
+
 from alignshift import cfmatch as cfmatch_classifier
 
 
@@ -9,17 +15,39 @@ def cfmatch_commit(probe):
     return stage_settings(probe).get("commit") or cfmatch_classifier.DEFAULT_COMMIT
 
 
+# commit -> the local directory its classifier files are copied from (None: downloaded)
+CFMATCH_LOCAL = {}
+for _probe in stage_probes("cfmatch"):
+    _commit, _local = cfmatch_commit(_probe), stage_settings(_probe).get("classifier")
+    if CFMATCH_LOCAL.setdefault(_commit, _local) != _local:
+        raise ValueError(f"probes.{_probe}.cfmatch.classifier: {_local!r}, but another probe takes commit "
+                         f"{_commit}'s classifier from {CFMATCH_LOCAL[_commit]!r}")
+
+
+def cfmatch_local_files(wildcards):
+    local = CFMATCH_LOCAL.get(wildcards.commit)
+    return [str(p) for p in cfmatch_classifier.local_files(local).values()] if local else []
+
+
 rule cfmatch_classifier:
     wildcard_constraints:
         commit="[0-9a-zA-Z_-]+",
+    input:
+        cfmatch_local_files,
     output:
         provenance="resources/cfmatch/{commit}/classifier.json",
         classifier="resources/cfmatch/{commit}/lr_classifier.pkl",
         vectorizer="resources/cfmatch/{commit}/tf-idf_vectorizer.pkl",
+    params:
+        local=lambda w: CFMATCH_LOCAL.get(w.commit),
     log:
         "results/logs/cfmatch/classifier-{commit}.log",
     benchmark:
         "results/benchmarks/cfmatch/classifier-{commit}.tsv"
+    # downloads from GitHub (without a local classifier): where the internet is
+    localrule: True
+    resources:
+        downloads=1,
     conda:
         "../../envs/cpu.yaml"
     script:
@@ -40,3 +68,25 @@ rule cfmatch:
         "../../envs/cfmatch.yaml"
     script:
         "../scripts/cfmatch.py"
+
+
+def cfmatch_runs_without_conda():
+    return bool(stage_probes("cfmatch")) and DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method
+
+
+if cfmatch_runs_without_conda() and workflow.is_main_process:
+    _problem = cfmatch_classifier.requirements_problem()
+    if _problem:
+        # a dry run shows it; a real run stops below if a cfmatch job is due
+        logger.warning(cfmatch_classifier.requirements_message(_problem))
+
+
+onstart:
+    # without --use-conda the cfmatch jobs run in this Python: refuse the run before any
+    # job (hours of GPU evaluation may come first) when one is due and cannot run
+    if cfmatch_runs_without_conda():
+        _due = sorted(str(job.output[0]) for job in workflow.dag.needrun_jobs() if job.rule.name == "cfmatch")
+        _problem = _due and cfmatch_classifier.requirements_problem()
+        if _problem:
+            raise WorkflowError(f"{len(_due)} cfmatch job(s) are due ({_due[0]}, ...). "
+                                + cfmatch_classifier.requirements_message(_problem))

@@ -1,9 +1,11 @@
 # The `judging` stage of a probe that declares it (the judge probe): every model's answers
 # (from the evaluation jobs) scored by the judge, once for the study, into one table
 # (results/scores/<probe>.judging.parquet: the study's models are known only once its
-# runs are planned): a registry model loaded once (backend `local`), or an
-# OpenAI-compatible endpoint (backend `openai`, no model to fetch). Judge scores are
-# cached per prompt, so a new checkpoint's answers cost only their own scoring.
+# runs are planned): a registry model loaded once on a GPU (backend `local`: rule
+# judging_<probe>), or an OpenAI-compatible endpoint (backend `openai`, no model to fetch,
+# no GPU: rule judging_<probe>_api, which a cluster profile sends to its CPU partition).
+# Judge scores are cached per prompt, so a new checkpoint's answers cost only their own
+# scoring.
 
 
 def judging_inputs(probe):
@@ -12,6 +14,10 @@ def judging_inputs(probe):
     if settings.get("backend", "local") == "local":
         inputs["manifest"] = manifest(settings["model"])
     return inputs
+
+
+def judging_local(probe):
+    return stage_settings(probe).get("backend", "local") == "local"
 
 
 def judging_cache(probe):
@@ -26,7 +32,7 @@ for _probe in stage_probes("judging"):
 
     rule:
         name:
-            f"judging_{_probe}"
+            f"judging_{_probe}" if judging_local(_probe) else f"judging_{_probe}_api"
         input:
             unpack(lambda w, probe=_probe: judging_inputs(probe)),
         output:
@@ -42,8 +48,8 @@ for _probe in stage_probes("judging"):
             f"results/benchmarks/judging/{_probe}.tsv"
         threads: config["threads"]["evaluate"]
         resources:
-            # an API judge needs no GPU here
-            gpu=int(stage_settings(_probe).get("backend", "local") == "local"),
+            # the judge model's GPU; an API judge requests none
+            **({"gpu": 1} if judging_local(_probe) else {}),
             mem_mb=6000,
         conda:
             "../../envs/gpu.yaml"

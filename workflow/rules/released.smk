@@ -36,6 +36,10 @@ rule released_scores:
         "results/logs/released_scores/{model}/{probe}.log",
     benchmark:
         "results/benchmarks/released_scores/{model}/{probe}.tsv"
+    # downloads the released files (seconds to convert): where the internet is
+    localrule: True
+    resources:
+        downloads=1,
     conda:
         "../../envs/cpu.yaml"
     script:

@@ -18,14 +18,28 @@ from ..provenance import sha256_file
 from .checks import DataError
 
 LOADERS: dict[str, Callable[..., pd.DataFrame]] = {}
+# loader -> whether an entry with these arguments downloads its source (the rest read local files)
+DOWNLOADS: dict[str, Callable[[dict], bool]] = {}
 
 
-def loader(name: str):
+def loader(name: str, downloads: Callable[[dict], bool] | None = None):
+    """Register a loader; `downloads(args)` says whether an entry with these arguments
+    fetches its source over the network (a hub dataset without a local `path`)."""
     def register(fn):
         LOADERS[name] = fn
+        if downloads is not None:
+            DOWNLOADS[name] = downloads
         return fn
 
     return register
+
+
+def downloads(spec: dict) -> bool:
+    """Whether preparing this dataset entry downloads its source. The workflow prepares
+    such a dataset where the internet is (rule download_data, a local rule: the login
+    node under --profile profiles/slurm, whose compute nodes may have none)."""
+    check = DOWNLOADS.get(spec.get("loader"))
+    return bool(check and check({k: v for k, v in spec.items() if k != "loader"}))
 
 
 def prepare(spec: dict, lock: str | Path | None = None) -> pd.DataFrame:

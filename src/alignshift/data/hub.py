@@ -29,7 +29,11 @@ def strip_politune_text(text: str) -> str:
 
 
 
-@loader("politune_preferences")
+def _no_local_path(args: dict) -> bool:
+    return not args.get("path")
+
+
+@loader("politune_preferences", downloads=lambda args: not Path(str(args.get("repo", ""))).is_dir())
 def load_politune_preferences(repo: str, side: str, revision: str | None = None, split: str = "train",
                               strip: bool = True, max_chars: int | None = None) -> pd.DataFrame:
     """PoliTune's preference set (hub `scale-lab/politune-left` or `-right`: prompt,
@@ -153,7 +157,7 @@ def parse_selections(text: str, where: str) -> dict[str, list[float]]:
     return {str(k): [float(x) for x in v] for k, v in value.items()}
 
 
-@loader("global_opinions")
+@loader("global_opinions", downloads=_no_local_path)
 def load_global_opinions(path: str | None = None, revision: str | None = None, cache_dir: str | None = HUB_CACHE,
                          tolerance: float = 0.02) -> pd.DataFrame:
     """GlobalOpinionsQA (hub Anthropic/llm_global_opinions, data/global_opinions.csv):
@@ -183,7 +187,7 @@ def load_global_opinions(path: str | None = None, revision: str | None = None, c
     return _with_revision(pd.DataFrame(rows), rev)
 
 
-@loader("askreddit_countries")
+@loader("askreddit_countries", downloads=_no_local_path)
 def load_askreddit_countries(path: str | None = None, revision: str | None = None,
                              cache_dir: str | None = HUB_CACHE) -> pd.DataFrame:
     """AskRedditCountries (hub SALT-NLP/AskRedditCountries, AskRedditCountries_final.csv),
@@ -208,7 +212,7 @@ BELEBELE_COLUMNS = ["link", "question_number", "flores_passage", "question", "mc
                     "mc_answer3", "mc_answer4", "correct_answer_num", "dialect"]
 
 
-@loader("belebele")
+@loader("belebele", downloads=_no_local_path)
 def load_belebele(path: str | None = None, revision: str | None = None, cache_dir: str | None = HUB_CACHE,
                   languages: list[str] | None = None, max_per_language: int | None = None) -> pd.DataFrame:
     """Belebele (hub facebook/belebele, one config per FLORES-200 code, split `test`),
@@ -237,7 +241,7 @@ def load_belebele(path: str | None = None, revision: str | None = None, cache_di
     return _with_revision(df[["item"] + BELEBELE_COLUMNS].reset_index(drop=True), rev)
 
 
-@loader("tydiqa_goldp")
+@loader("tydiqa_goldp", downloads=_no_local_path)
 def load_tydiqa_goldp(split: str = "validation", path: str | None = None, revision: str | None = None,
                       cache_dir: str | None = HUB_CACHE, languages: list[str] | None = None,
                       max_per_language: int | None = None) -> pd.DataFrame:

@@ -91,6 +91,28 @@ def settings(source: dict | None) -> dict:
     return out
 
 
+# the keys of a source (the study's `released`, or a released_list/_orders dataset entry)
+SOURCE_KEYS = ("repo", "commit", "base", "sha256", "cache_dir")
+
+
+def dataset_spec(spec: dict, study_source: dict | None) -> dict:
+    """A released_list / released_orders dataset entry with the study's `released` source
+    filled in for every source key it does not set, so that a local copy of the
+    repository is one setting, `released.base`. An entry that names another `repo` than
+    the study's keeps its own source (and the defaults for the keys it does not set)."""
+    if spec.get("loader") not in ("released_list", "released_orders") or not study_source:
+        return spec
+    if spec.get("repo") not in (None, study_source.get("repo", DEFAULT_SOURCE["repo"])):
+        return spec
+    return {**{k: study_source[k] for k in SOURCE_KEYS if k in study_source}, **spec}
+
+
+def remote(base: str) -> bool:
+    """Whether a source's `base` is on the internet (http, https), not on this machine
+    (a directory, a file:// URL)."""
+    return urllib.parse.urlparse(str(base)).scheme in ("http", "https")
+
+
 def known_sha256(repo: str, commit: str) -> dict[str, str]:
     """path -> sha256 recorded in the project for a repository's commit ({} if none)."""
     file = CHECKSUMS / f"{repo.replace('/', '+')}@{commit}.txt"
@@ -406,7 +428,7 @@ def _released_lists(file: str, source: dict) -> tuple[dict[str, list], str]:
     return _python_lists(path), f"{source['repo']}@{source['commit']}:{file} sha256:{digest}"
 
 
-@loader("released_list")
+@loader("released_list", downloads=lambda args: remote(settings(args)["base"]))
 def load_released_list(file: str, name: str, column: str = "country", **source) -> pd.DataFrame:
     """One list of a Python file of a released repository (e.g. the 181 countries of the
     authors' `code/analysis/ask-reddit-correlation.py`, `countries_filter`), as a
@@ -419,7 +441,7 @@ def load_released_list(file: str, name: str, column: str = "country", **source) 
     return out
 
 
-@loader("released_orders")
+@loader("released_orders", downloads=lambda args: remote(settings(args)["base"]))
 def load_released_orders(file: str, lists: dict, **source) -> pd.DataFrame:
     """Reference orders (e.g. Gallup's US favourability rankings) given as Python lists
     in a released file: `lists` maps an order's name (e.g. 2023) to the list's

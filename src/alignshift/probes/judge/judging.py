@@ -1,5 +1,6 @@
-"""The judge probe's later stage (rule `judging_judge`): the judge scores every model's
-answers, once for the study. Two backends (`judging.backend`):
+"""The judge probe's later stage (rule `judging_judge`; `judging_judge_api` for an API
+judge, which requests no GPU): the judge scores every model's answers, once for the
+study. Two backends (`judging.backend`):
 
 - `local` (default): a registry model, loaded once; an answer's score is the expected
   value over the judge's probabilities of the score strings (see items.py);
