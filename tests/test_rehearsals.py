@@ -111,3 +111,54 @@ def test_geopolitics_rehearsal_prompts_carry_the_papers_prefills(geopolitics):
         assert set(prompts["prompt_hash"]) == set(languages.index), model
         for text, language in zip(prompts["prompt"], prompts["prompt_hash"].map(languages)):
             assert text.endswith(cue[language]), (model, language, text[-40:])
+
+
+# --- the rehearsals' hub datasets (data/rehearsals/): prepared by the study's own loaders ---
+
+def prepared(workdir: Path, study: str) -> dict[str, pd.DataFrame]:
+    """Every dataset the rehearsal overrides, as its prepare_data job wrote it."""
+    _, rehearsal = merged_config(study)
+    names = sorted(rehearsal["datasets"])
+    rehearse(workdir, study, *[f"results/data/{name}.parquet" for name in names])
+    return {name: pd.read_parquet(workdir / "results" / "data" / f"{name}.parquet") for name in names}
+
+
+@pytest.mark.slow
+def test_global_representation_rehearsal_data_pass_the_studys_filters(tmp_path):
+    from alignshift import probes
+    from alignshift.probes.opinions.items import questions
+
+    studied, _ = merged_config("global-representation")
+    data = prepared(rehearsal_workdir(tmp_path / "global"), "global-representation")
+    # GlobalOpinionsQA: 6 of 32 questions lack one of the seven countries; 2 to 5 options
+    kept = questions(probes.resolve_spec("opinions", studied["probes"]["opinions"]), data["global_opinions"])
+    assert data["global_opinions"]["item"].nunique() == 32 and len(kept) == 26
+    assert {len(options) for options in kept["options"]} == {2, 3, 4, 5}
+    assert data["country_questions"]["sentiment"].value_counts().to_dict() == {"positive": 8, "negative": 8}
+    # Belebele: the nine languages of the study, Modern Standard Arabic dropped
+    nine = studied["datasets"]["belebele"]["languages"]
+    assert sorted(data["belebele"]["dialect"].unique()) == sorted(nine) and len(data["belebele"]) == 27
+    assert data["belebele"]["correct_answer_num"].isin(["2", "3", "4"]).all()
+    for split, rows in (("tydiqa_dev", 24), ("tydiqa_train", 21)):
+        assert data[split]["language"].nunique() == 9 and len(data[split]) == rows, split
+    # MD3: won word games only, cut before the word; the released skip set and fixes applied
+    md3 = data["md3"].set_index("id")
+    assert md3.groupby("dialect").size().to_dict() == {"en_in": 4, "en_ng": 3, "en_us": 4}
+    assert "3unebi8s_r03_s0_p005" not in md3.index  # skipped by the released fixes
+    assert md3.loc["03hxmcfy_r03_s1_p007", "transcript"].endswith("Ramen?")  # cut at "meatballs"
+    assert md3.loc["0oenipov_r02_s0_p003", "transcript"].endswith("Okay I know this one")  # not cut
+    for game in md3.itertuples():
+        if game.Index not in ("0oenipov_r02_s0_p003", "2j1kw67f_r02_s1_p001"):
+            assert game.correct_word.lower() not in game.transcript.lower(), game.Index
+
+
+@pytest.mark.slow
+def test_politune_rehearsal_preferences_pass_the_1024_character_filter(tmp_path):
+    data = prepared(rehearsal_workdir(tmp_path / "politune"), "politune")
+    # 140 and 136 published rows, 8 and 12 over the filter
+    assert len(data["politune_left"]) == 132 and len(data["politune_right"]) == 124
+    for table in data.values():
+        longest = (table["prompt"].str.len() + table[["left", "right"]].apply(lambda c: c.str.len()).max(axis=1)).max()
+        assert longest <= 1024
+        # strip: false keeps the published quotes
+        assert table["prompt"].str.startswith('"').any() and table["left"].str.startswith('"').any()
