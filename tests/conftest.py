@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,9 @@ STUDIES = REPO / "config" / "studies"
 
 # fixtures that run a whole DAG or build an environment: every test using one is marked
 # `slow`, so `pytest -m "not slow"` is the fast loop
-SLOW_FIXTURES = {"study", "per_probe_study", "cfmatch_python", "slurm_cluster", "default_model_weights"}
+SLOW_FIXTURES = {"study", "per_probe_study", "cfmatch_python", "slurm_cluster", "default_model_weights", "conda_envs",
+                 "rehearsed_geopolitics", "rehearsed_global_representation", "rehearsed_politune",
+                 "rehearsed_ideology_shift"}
 
 
 def pytest_collection_modifyitems(items):
@@ -182,3 +185,52 @@ def sp_lm(sp_tokenizer):
 
     model = random_model(TINY_LLAMA, sp_tokenizer, seed=1).eval()
     return model, sp_tokenizer
+
+
+@pytest.fixture(scope="session")
+def conda_envs(tiny_model_dir, tmp_path_factory) -> dict:
+    """The project's conda environments (envs/cpu.yaml, gpu.yaml, cfmatch.yaml) built once
+    for the session by `snakemake --use-conda --conda-create-envs-only` through the
+    stand-in conda (tests/fake_conda.py), in one shared `--conda-prefix`, so every test
+    that runs jobs in them reuses them; and a CFMatch classifier trained in the cfmatch
+    environment (the real one is downloaded from GitHub, unreachable here). Returns
+    {"env", "base", "prefix", "workdir", "targets", "config", "envs": name -> prefix,
+    "created": the env files conda was asked to build, "classifier"}."""
+    from alignshift import conda_envs as project_envs
+    from fake_conda import install
+    from global_fixtures import write_tydiqa
+    from test_cfmatch import TRAIN_CLASSIFIER
+
+    root = tmp_path_factory.mktemp("conda")
+    conda = install(root / "base")
+    prefix = root / "envs"
+    workdir = root / "study"
+    workdir.mkdir()
+    # a study whose jobs use all three environments: prepare_data (cpu), evaluate (gpu), cfmatch
+    commit = "dbfd4dc3c0927b948ba52b579572138eb34e70d1"  # not the paper's: no checksums to match
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg.update(
+        models={"tiny": {"id": str(tiny_model_dir), "stage": "pt", "chat_template": True, "dtype": "float32"}},
+        datasets={"questionnaire": {"loader": "questionnaire", "path": str(REPO / "data/ideology/questionnaire.csv")},
+                  "tydiqa_dev": {"loader": "tydiqa_goldp", "split": "validation",
+                                 "path": str(write_tydiqa(root / "tydiqa-dev.json", "dev"))},
+                  "tydiqa_train": {"loader": "tydiqa_goldp", "split": "train",
+                                   "path": str(write_tydiqa(root / "tydiqa-train.json", "train"))}},
+        finetune={}, figures=[],
+        probes={"ideology": {}, "extractive_qa": {"max_new_tokens": 4, "cfmatch": {"enabled": True, "commit": commit}}})
+    write_config(workdir, cfg)
+    targets = ["results/metrics/ideology.csv", "results/metrics/extractive_qa.csv", "results/provenance/versions.tsv"]
+    built = run_snakemake(workdir, "--cores", "2", "--use-conda", "--conda-prefix", str(prefix),
+                          "--conda-create-envs-only", *targets, env=conda["env"])
+    assert built.returncode == 0, (built.stdout + built.stderr)[-6000:]
+    texts = {name: project_envs.render(REPO, name) if name in project_envs.TEMPLATES
+             else (REPO / "envs" / f"{name}.yaml").read_text() for name in ("cpu", "gpu", "cfmatch")}
+    copies = {p.read_text(): p for p in prefix.glob("*.yaml")}
+    envs = {name: copies[text].with_suffix("") for name, text in texts.items()}
+    calls = [json.loads(line) for line in (conda["base"] / "calls.jsonl").read_text().splitlines()]
+    created = sorted(Path(c[c.index("--file") + 1]).resolve() for c in calls if c[:2] == ["env", "create"])
+    classifier = root / "classifier"
+    classifier.mkdir()
+    subprocess.run([str(envs["cfmatch"] / "bin" / "python"), "-c", TRAIN_CLASSIFIER, str(classifier)], check=True)
+    return {**conda, "prefix": prefix, "workdir": workdir, "targets": targets, "config": cfg, "envs": envs,
+            "created": created, "classifier": classifier, "env_texts": texts}

@@ -154,7 +154,9 @@ def test_every_download_is_planned_on_the_login_node(study_file, workflow_rules,
             made += 1
         if "base" in job["wildcards"]:
             assert job["rule"] in downloading, (study, job)
-    assert made == len(cfg["datasets"]), (made, sorted(cfg["datasets"]))
+    # every dataset but those provided by hand and not there yet (the runs they feed are held)
+    provided = [n for n, s in cfg["datasets"].items() if not (s.get("manual") and not (REPO / s["path"]).exists())]
+    assert made == len(provided), (made, sorted(provided))
     # target `downloads` plans exactly the study's downloads, nothing else
     def key(job):
         return job["rule"], tuple(sorted(job["wildcards"].items()))

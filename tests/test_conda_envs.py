@@ -30,98 +30,6 @@ import yaml
 
 from conftest import REPO, write_config
 
-FAKE_CONDA = r'''#!{python}
-"""Stand-in for conda (tests/test_conda_envs.py): what Snakemake calls, done with venv + pip."""
-import json, os, re, subprocess, sys, tempfile
-from pathlib import Path
-
-import yaml
-
-PREFIX = Path(__file__).resolve().parents[1]
-args = sys.argv[1:]
-with open(PREFIX / "calls.jsonl", "a") as fh:
-    fh.write(json.dumps(args) + "\n")
-if args == ["--version"]:
-    print("conda 24.11.3")
-elif args[:2] == ["info", "--json"]:
-    print(json.dumps({{"conda_prefix": str(PREFIX), "root_prefix": str(PREFIX), "platform": "linux-64",
-                      "conda_version": "24.11.3", "envs_dirs": [str(PREFIX / "envs")]}}))
-elif args[:3] == ["config", "--get", "channel_priority"]:
-    print(json.dumps({{"get": {{"channel_priority": "strict"}}, "rc_path": "", "success": True, "warnings": []}}))
-elif args[:1] == ["clean"]:
-    pass  # conda clean --tarballs: nothing cached here
-elif args[:2] == ["env", "create"]:
-    env_file = args[args.index("--file") + 1]
-    prefix = args[args.index("--prefix") + 1]
-    spec = yaml.safe_load(Path(env_file).read_text())
-    pip_lines = []
-    for dep in spec.get("dependencies", []):
-        if isinstance(dep, dict):
-            pip_lines += dep.get("pip", [])
-            continue
-        name, version = re.match(r"([A-Za-z0-9_.-]+)(.*)", dep).groups()
-        if name == "python":
-            want = version.lstrip("=")
-            have = "{{}}.{{}}".format(*sys.version_info[:2])
-            if want and not have.startswith(want):
-                sys.exit(f"fake conda: the env wants python {{want}}, this stand-in has {{have}}")
-        elif name != "pip":
-            sys.exit(f"fake conda: cannot install the conda package {{dep!r}} (only python and pip)")
-    base = os.environ["FAKE_CONDA_PYTHON"]
-    subprocess.run([base, "-m", "venv", prefix], check=True)
-    site = next(Path(prefix, "lib").glob("python3*/site-packages"))
-    (site / "sitecustomize.py").write_text(os.environ["FAKE_CONDA_GUARD"])
-    if pip_lines:
-        # conda's pip installer: a requirements file in the env file's folder, pip run from there
-        workdir = os.path.dirname(os.path.abspath(env_file))
-        req = tempfile.NamedTemporaryFile("w", prefix="condaenv.", suffix=".requirements.txt", dir=workdir,
-                                          delete=False)
-        req.write("\n".join(pip_lines))
-        req.close()
-        try:
-            result = subprocess.run([f"{{prefix}}/bin/python", "-m", "pip", "install", "-U", "-r", req.name,
-                                     "--exists-action=b", "-q"], cwd=workdir)
-        finally:
-            os.unlink(req.name)
-        sys.exit(result.returncode)
-else:
-    sys.exit(f"fake conda: unsupported call {{args}}")
-'''
-
-ACTIVATE = """# stand-in for conda's activate (tests/test_conda_envs.py)
-export CONDA_PREFIX="$1"
-export PATH="$1/bin:$PATH"
-"""
-
-# the project's libraries: in a job they must come from the job's environment (or, for
-# alignshift itself, the checkout), never from the process that started snakemake
-GUARD = """
-import sys
-from importlib.machinery import PathFinder
-
-_ALLOWED = (sys.prefix, {src!r})
-_GUARDED = {guarded!r}
-
-
-class _OnlyThisEnvironment:
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if path is not None or name not in _GUARDED:
-            return None
-        spec = PathFinder.find_spec(name)
-        origin = spec and (spec.origin or next(iter(spec.submodule_search_locations or []), None))
-        if origin and not origin.startswith(_ALLOWED):
-            raise ImportError(f"{{name}} is not in this environment ({{sys.prefix}}): it would come from {{origin}}")
-        return None
-
-
-sys.meta_path.insert(0, _OnlyThisEnvironment)
-"""
-GUARDED = {"alignshift", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "huggingface_hub",
-           "safetensors", "gguf", "pandas", "pyarrow", "numpy", "scipy", "matplotlib", "geopandas", "shapely",
-           "yaml", "jsonschema", "tqdm", "tokenizers", "sklearn", "qa_metrics", "joblib", "bitsandbytes"}
-
-
 def env_text(name: str) -> str:
     """An env file as a run of this checkout uses it: cpu and gpu written from their
     templates (alignshift.conda_envs), cfmatch as committed."""
@@ -162,26 +70,6 @@ def test_env_files_install_the_checkout_with_its_pins():
     assert "bitsandbytes" in pins
 
 
-@pytest.fixture(scope="module")
-def fake_conda(tmp_path_factory):
-    base = tmp_path_factory.mktemp("conda-base")
-    (base / "bin").mkdir()
-    conda = base / "bin" / "conda"
-    conda.write_text(FAKE_CONDA.format(python=sys.executable))
-    conda.chmod(0o755)
-    (base / "bin" / "activate").write_text(ACTIVATE)
-    env = dict(os.environ)
-    env.update(PATH=f"{base / 'bin'}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(REPO / "src"),
-               FAKE_CONDA_PYTHON=getattr(sys, "_base_executable", sys.executable),
-               FAKE_CONDA_GUARD=GUARD.format(src=str(REPO / "src"), guarded=sorted(GUARDED)),
-               # envs/cpu.yaml names the PyTorch CPU index, which no machine of this project
-               # reaches: pip skips it at once instead of retrying every lookup (torch
-               # 2.13.0+cpu comes from the machine's own package index)
-               PIP_RETRIES="0")
-    env.pop("ALIGNSHIFT_ROOT", None)
-    return {"base": base, "env": env}
-
-
 def snakemake(workdir: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                            "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
@@ -189,41 +77,19 @@ def snakemake(workdir: Path, env: dict, *args: str) -> subprocess.CompletedProce
 
 
 @pytest.mark.slow
-def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_conda, tiny_model_dir, tmp_path):
-    from global_fixtures import write_tydiqa
-    from test_cfmatch import TRAIN_CLASSIFIER
-
+def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(conda_envs):
     from alignshift.provenance import read_provenance
 
-    workdir = tmp_path / "study"
-    workdir.mkdir()
-    commit = "dbfd4dc3c0927b948ba52b579572138eb34e70d1"  # no repeated run: a {commit} wildcard value
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg.update(
-        models={"tiny": {"id": str(tiny_model_dir), "stage": "pt", "chat_template": True, "dtype": "float32"}},
-        datasets={"questionnaire": {"loader": "questionnaire", "path": str(REPO / "data/ideology/questionnaire.csv")},
-                  "tydiqa_dev": {"loader": "tydiqa_goldp", "split": "validation",
-                                 "path": str(write_tydiqa(tmp_path / "tydiqa-dev.json", "dev"))},
-                  "tydiqa_train": {"loader": "tydiqa_goldp", "split": "train",
-                                   "path": str(write_tydiqa(tmp_path / "tydiqa-train.json", "train"))}},
-        finetune={}, figures=[],
-        probes={"ideology": {}, "extractive_qa": {"max_new_tokens": 4, "cfmatch": {"enabled": True, "commit": commit}}})
-    write_config(workdir, cfg)
-    targets = ["results/metrics/ideology.csv", "results/metrics/extractive_qa.csv", "results/provenance/versions.tsv"]
+    workdir, envs, env = conda_envs["workdir"], conda_envs["envs"], conda_envs["env"]
+    cfg, targets, classifier = conda_envs["config"], conda_envs["targets"], conda_envs["classifier"]
+    commit = cfg["probes"]["extractive_qa"]["cfmatch"]["commit"]
 
-    # 1. the environments, as `snakemake --use-conda` builds them
-    built = snakemake(workdir, fake_conda["env"], "--conda-create-envs-only", *targets)
-    assert built.returncode == 0, (built.stdout + built.stderr)[-6000:]
-    conda_dir = workdir / ".snakemake" / "conda"
-    copies = {p.read_text(): p for p in conda_dir.glob("*.yaml")}
-    envs = {}
+    # 1. the environments, as `snakemake --use-conda` built them (conftest.conda_envs): each
+    # from Snakemake's verbatim copy of the file this checkout's run wrote
     for name in ("cpu", "gpu", "cfmatch"):
-        copy = copies[env_text(name)]  # Snakemake's verbatim copy of the file the run wrote
-        envs[name] = copy.with_suffix("")
+        assert envs[name].with_suffix(".yaml").read_text() == env_text(name)
         assert (envs[name] / "bin" / "python").exists(), name
-    calls = [json.loads(l) for l in (fake_conda["base"] / "calls.jsonl").read_text().splitlines()]
-    created = sorted(Path(c[c.index("--file") + 1]).resolve() for c in calls if c[:2] == ["env", "create"])
-    assert created == sorted(p.with_suffix(".yaml").resolve() for p in envs.values())
+    assert conda_envs["created"] == sorted(p.with_suffix(".yaml").resolve() for p in envs.values())
 
     # each environment has its own packages, not the dev venv's
     def version(name, package):
@@ -238,15 +104,14 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
 
     # CFMatch's classifier, a local copy (`cfmatch.classifier`; here one trained in its
     # environment): copied by the workflow, no download
-    classifier = tmp_path / "classifier"
-    classifier.mkdir()
-    subprocess.run([str(envs["cfmatch"] / "bin" / "python"), "-c", TRAIN_CLASSIFIER, str(classifier)], check=True)
-    cfg["probes"]["extractive_qa"]["cfmatch"]["classifier"] = str(classifier)
+    cfg = {**cfg, "probes": {**cfg["probes"], "extractive_qa": {
+        **cfg["probes"]["extractive_qa"], "cfmatch": {**cfg["probes"]["extractive_qa"]["cfmatch"],
+                                                      "classifier": str(classifier)}}}}
     write_config(workdir, cfg)
 
     # 2. the jobs, each in its rule's environment (this Python has no qa-metrics: with
     # --use-conda that stops nothing)
-    run = snakemake(workdir, fake_conda["env"], *targets)
+    run = snakemake(workdir, env, "--conda-prefix", str(conda_envs["prefix"]), *targets)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-8000:]
     copied = json.loads((workdir / "resources" / "cfmatch" / commit / "classifier.json").read_text())
@@ -268,6 +133,13 @@ def test_use_conda_builds_the_copied_env_files_and_runs_the_jobs_in_them(fake_co
     # the software versions shown by the report are the job environment's, not snakemake's
     versions = dict(line.split("\t") for line in (workdir / "results/provenance/versions.tsv").read_text().splitlines()[1:])
     assert versions["environment"] == str(envs["cpu"]) and versions["torch"] == "2.13.0+cpu"
+
+
+@pytest.fixture
+def fake_conda(tmp_path):
+    from fake_conda import install
+
+    return install(tmp_path / "conda-base")
 
 
 def conda_env_locations(checkout: Path, env: dict, conda_prefix: Path) -> dict[str, Path]:

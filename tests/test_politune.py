@@ -384,18 +384,16 @@ def logprob_positions(scores: pd.DataFrame) -> pd.Series:
 
 
 def test_questionnaire_read_from_generated_answers_follows_from_the_recorded_answers(study, tiny_model_dir):
-    from transformers import AutoTokenizer
-
     from alignshift.probes.ideology.items import parse_answer
+    from alignshift.prompts import alpaca
     from alignshift.provenance import stable_hash
 
     workdir = study[0]
     questionnaire = pd.read_csv(QUESTIONNAIRE).set_index("id")
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    # a chat model gets the released instruction and the statement as one user message
-    prompts = {item: stable_hash(tok.apply_chat_template(
-        [{"role": "user", "content": PC_INSTRUCTION + "\n\n" + statement}], tokenize=False, add_generation_prompt=True))
-        for item, statement in questionnaire["statement"].items()}
+    # the student is prompted as PoliTune's models are: the released instruction in the
+    # Alpaca template, the statement as its input
+    prompts = {item: stable_hash(alpaca(PC_INSTRUCTION, statement.strip()))
+               for item, statement in questionnaire["statement"].items()}
     metrics = read_metrics(workdir, "ideology").set_index(["model", "reading", "axis"])
     readings = read_metrics(workdir, "ideology_readings").set_index(["model", "axis"])
     read = unread = 0
@@ -470,7 +468,7 @@ def test_politune_study_plans_offline(tmp_path):
     # every run trains its recipe's epochs: its steps and checkpoints are planned once its data is
     # prepared; the DPO runs (PoliTune's published sets) plan, the SFT and raw-post runs wait for
     # the posts the user provides, with one message naming both files
-    assert counts["plan_run"] == 4 and counts["prepare_data"] == 3
+    assert counts["plan_run"] == 4 and counts.get("prepare_data", 0) + counts.get("download_data", 0) == 3
     assert counts["evaluate"] == 2 and "finetune" not in counts and "filter_posts" not in counts
     assert output.count("left out of this study's targets") == 1
     for side in ("left", "right"):

@@ -312,5 +312,5 @@ def test_study_slice_runs_through_sbatch_and_matches_a_local_run(slurm_cluster, 
                                   pd.read_parquet(local / "results" / "scores" / "tiny" / "ideology.parquet"))
     for target in TARGETS:
         pd.testing.assert_frame_equal(pd.read_csv(cluster / target), pd.read_csv(local / target))
-    judged = pd.read_parquet(cluster / "results" / "scores" / "tiny" / "judge.judging.parquet")
+    judged = pd.read_parquet(cluster / "results" / "scores" / "judge.judging.parquet")
     assert len(judged) == 5 and (judged["judge_score"] == 12.0).all()

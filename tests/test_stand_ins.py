@@ -36,9 +36,12 @@ def test_every_family_builds_loads_and_records_its_source(built):
         assert ("pytorch_model.bin" in files) == pickled and ("model.safetensors" in files) != pickled, name
 
 
-def test_a_rebuild_is_the_same_revision(built, tmp_path):
-    manifest = fetch(ModelSpec(name="glm", id="stand-in:glm-4"), tmp_path)
+def test_a_rebuild_is_the_same_revision_and_each_model_its_own_weights(built, tmp_path):
+    manifest = fetch(ModelSpec(name="glm-4", id="stand-in:glm-4"), tmp_path / "again")
     assert manifest["revision"] == built["glm-4"][0]["revision"]
+    # another model of the same family (a chat model beside its base) has other weights
+    other = fetch(ModelSpec(name="glm-4-chat", id="stand-in:glm-4"), tmp_path / "other")
+    assert other["revision"] != manifest["revision"] and other["seed"] != manifest["seed"]
 
 
 def test_mistral_families_use_mistrals_own_sentencepiece_models(built):

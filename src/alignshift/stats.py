@@ -24,9 +24,34 @@ def paired_difference(after, before, *, seed: int = 0, n_resamples: int = N_RESA
     """Mean paired difference with its bootstrap CI and a Wilcoxon signed-rank p-value."""
     diff = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
     low, high = bootstrap_mean_ci(diff, seed=seed, n_resamples=n_resamples, level=level)
-    p = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) and len(diff) > 1 else 1.0
+    p = wilcoxon_p(diff) if np.any(diff != 0) and len(diff) > 1 else 1.0
     return {"delta": float(diff.mean()), "delta_ci_low": low, "delta_ci_high": high, "p_value": p,
             "test": "paired bootstrap 95% CI; Wilcoxon signed-rank"}
+
+
+# up to this many differences scipy's signed-rank p-value is an exact permutation one
+EXACT_SIGNED_RANK = 13
+
+
+def wilcoxon_p(diff) -> float:
+    """The two-sided Wilcoxon signed-rank p-value of paired differences, as
+    `scipy.stats.wilcoxon(diff).pvalue` gives it (zeros dropped, tied ranks averaged).
+    With at most 13 differences and ties or zeros, scipy draws every one of the 2**n sign
+    flips through its generic permutation test, ~1-3 s per call (a metrics table makes
+    thousands); here the same distribution is enumerated in one matrix product.
+    tests/test_metrics.py checks the two agree."""
+    d = np.asarray(diff, dtype=float)
+    if len(d) > EXACT_SIGNED_RANK:  # scipy's own choice (exact, or normal approximation): fast
+        return float(stats.wilcoxon(d).pvalue)
+    d = d[d != 0]
+    n = len(d)
+    ranks = stats.rankdata(np.abs(d))
+    positive = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1  # every sign pattern
+    null = positive @ ranks  # the sum of positive ranks under each
+    observed = ranks[d > 0].sum()
+    tolerance = 1e-9 * max(1.0, ranks.sum())  # equal sums computed in another order
+    less, greater = np.mean(null <= observed + tolerance), np.mean(null >= observed - tolerance)
+    return float(min(1.0, 2 * min(less, greater)))
 
 
 def benjamini_hochberg(p_values) -> np.ndarray:

@@ -151,12 +151,20 @@ for _probe, _spec in SPECS.items():
 
 
 def dataset_input(spec):
-    """A dataset's local files: its `path` (a `manual: true` one only once it is there) and
-    any other setting naming a file (stances, wordings, a scoring table), so a changed
-    file reruns its preparation."""
-    path = spec.get("path")
-    inputs = [] if not path or (spec.get("manual") and not Path(path).exists()) else [path]
-    return inputs + [v for k, v in spec.items() if k not in ("loader", "path") and isinstance(v, str) and Path(v).is_file()]
+    """A dataset's local files, so a changed file reruns its preparation: its `path` (a
+    `manual: true` one only once it is there), every file of a local directory it reads
+    (`path` or `repo`: MD3's release, a hub dataset's local copy), and any other setting
+    naming a file (stances, wordings, a scoring table)."""
+    inputs = []
+    for key, value in spec.items():
+        if key == "loader" or not isinstance(value, str):
+            continue
+        local = Path(value)
+        if local.is_file():
+            inputs.append(value)
+        elif local.is_dir() and key in ("path", "repo"):
+            inputs += sorted(str(f) for f in local.rglob("*") if f.is_file())
+    return inputs
 
 
 def dataset_path(name):

@@ -11,7 +11,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ..provenance import files_fingerprint, sha256_file
+from ..provenance import files_fingerprint, sha256_file, stable_hash
 from .spec import ModelLoadError, ModelSpec, id_kind
 from .weights import check_weights_dir
 
@@ -102,7 +102,10 @@ def fetch(spec: ModelSpec, out_dir: Path, cache_dir: Path | None = None, *, lock
         weights_dir = out_dir / "weights"
         if weights_dir.exists():
             shutil.rmtree(weights_dir)
-        info = {"source": "stand_in", **build_stand_in(spec.id, weights_dir)}
+        # seeded by the model's name: a base model and its chat model get different weights,
+        # so every paired base -> chat difference is exercised
+        seed = int(stable_hash(spec.name)[:8], 16)
+        info = {"source": "stand_in", "seed": seed, **build_stand_in(spec.id, weights_dir, seed=seed)}
         files = check_weights_dir(weights_dir, spec.allow_pickle)
         info.update(path=str(weights_dir.resolve()), revision=files_fingerprint(files))
     elif kind == "local":
