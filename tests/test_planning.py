@@ -239,6 +239,25 @@ def test_a_run_whose_hand_provided_data_is_missing_leaves_the_targets_with_one_m
     assert counts["plan_run"] == 2 and counts["filter_posts"] == 1 and counts["synthesize"] == 1
 
 
+def test_a_probe_whose_hand_provided_data_is_missing_plans_and_a_real_run_stops_before_any_job(tmp_path):
+    # a probe reads it (as the dialect probes read MD3): the study plans whole, with a warning
+    cfg = small_config(tmp_path)
+    cfg["finetune"], missing = {}, tmp_path / "md3"
+    cfg["datasets"]["questionnaire"] = {"loader": "questionnaire", "path": str(missing), "manual": True}
+    write_config(tmp_path, cfg)
+    plan = run_snakemake(tmp_path, "-n")
+    output = plan.stdout + plan.stderr
+    assert plan.returncode == 0, output[-3000:]
+    assert job_counts(output)["prepare_data"] == 1
+    said = f"datasets.questionnaire.path: {missing} does not exist (a `questionnaire` dataset provided by hand"
+    assert said in output and "the probes that read it cannot run until it is there" in output
+    # a real run is refused once the DAG is built, before its first job (the model's fetch)
+    run = run_snakemake(tmp_path, "--cores", "1")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and said in output and "Jobs of this run need it" in output, output[-3000:]
+    assert not (tmp_path / "results" / "logs").exists() and not (tmp_path / "resources").exists()
+
+
 def test_a_stale_plan_stops_the_job_instead_of_training_another_count():
     run = {"recipe": "r.yaml", "data": "d", "save_steps": 2}
     recipe = {"method": "dpo", "epochs": 2, "training": {"per_device_train_batch_size": 4}}

@@ -81,12 +81,14 @@ if cfmatch_runs_without_conda() and workflow.is_main_process:
         logger.warning(cfmatch_classifier.requirements_message(_problem))
 
 
-onstart:
-    # without --use-conda the cfmatch jobs run in this Python: refuse the run before any
-    # job (hours of GPU evaluation may come first) when one is due and cannot run
+def cfmatch_unable(jobs):
+    # without --use-conda the cfmatch jobs run in this Python: refused before any job when
+    # one is due and cannot run
     if cfmatch_runs_without_conda():
-        _due = sorted(str(job.output[0]) for job in workflow.dag.needrun_jobs() if job.rule.name == "cfmatch")
-        _problem = _due and cfmatch_classifier.requirements_problem()
-        if _problem:
-            raise WorkflowError(f"{len(_due)} cfmatch job(s) are due ({_due[0]}, ...). "
-                                + cfmatch_classifier.requirements_message(_problem))
+        due = sorted(str(job.output[0]) for job in jobs if job.rule.name == "cfmatch")
+        problem = due and cfmatch_classifier.requirements_problem()
+        if problem:
+            return f"{len(due)} cfmatch job(s) are due ({due[0]}, ...). " + cfmatch_classifier.requirements_message(problem)
+
+
+START_CHECKS.append(cfmatch_unable)

@@ -123,6 +123,32 @@ def run_data(run):
     return dataset_path(RUNS[run]["data"])
 
 
+# checks run once the DAG is built, before the first job of a real run (never in a dry
+# run): each takes the jobs due and returns a refusal or None. Hours of GPU work may come
+# before the job that would fail, so the run stops before any job instead.
+START_CHECKS = []
+
+
+onstart:
+    for _check in START_CHECKS:
+        _refusal = _check(list(workflow.dag.needrun_jobs()))
+        if _refusal:
+            raise WorkflowError(_refusal)
+
+
+def missing_probe_data(jobs):
+    """A hand-provided dataset a due job needs but that is not there (e.g. MD3 for the
+    dialect probes): planned, so a dry run shows the study; refused before a real run."""
+    missing = sorted({job.wildcards.dataset for job in jobs
+                      if job.rule.name == "prepare_data" and planning.missing_manual(config, job.wildcards.dataset)})
+    if missing:
+        reasons = "; ".join(planning.missing_dataset(config, d, planning.missing_manual(config, d)) for d in missing)
+        return f"{reasons}. Jobs of this run need it. {planning.HOW_TO_PROVIDE}."
+
+
+START_CHECKS.append(missing_probe_data)
+
+
 def available_dataset(name):
     """A dataset's prepared table, for a job that cannot run without it: a hand-provided
     dataset that is missing is refused when the DAG is built, before any job is queued."""
@@ -173,6 +199,16 @@ def dataset_path(name):
 
 def probe_datasets(probe):
     return {name: dataset_path(name) for name in PROBE_SPECS[probe]["datasets"]}
+
+
+# a probe's hand-provided dataset that is not there yet: the study plans (a dry run shows
+# it whole), and a real run that needs it is refused before its first job (START_CHECKS)
+_missing_probe_data = sorted({name for probe in PROBES for name in PROBE_SPECS[probe]["datasets"]
+                              if planning.missing_manual(config, name)})
+if _missing_probe_data and workflow.is_main_process:
+    logger.warning("; ".join(planning.missing_dataset(config, d, planning.missing_manual(config, d))
+                             for d in _missing_probe_data)
+                   + f": the probes that read it cannot run until it is there. {planning.HOW_TO_PROVIDE}.")
 
 
 def evaluated_probes(wildcards):
