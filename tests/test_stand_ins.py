@@ -65,6 +65,8 @@ def test_front_tokens_follow_each_family(built):
     assert front("qwen2.5") == [] and built["qwen2.5"][1].tokenizer.bos_token is None
     assert front("glm-4") == ["[gMASK]", "<sop>"]
     assert front("llama-2")[0] == "<s>"
+    # OLMo-2: nothing in front of a text; its template opens with <|endoftext|>
+    assert front("olmo-2") == [] and built["olmo-2"][1].tokenizer.eos_token == "<|endoftext|>"
 
 
 @pytest.mark.parametrize("name, rendered", [
@@ -76,6 +78,7 @@ def test_front_tokens_follow_each_family(built):
     ("mistral-v0.3", "<s>[INST] Hi[/INST]"),
     ("yi", "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"),
     ("openchat", "<s>GPT4 Correct User: Hi<|end_of_turn|>GPT4 Correct Assistant:"),
+    ("olmo-2", "<|endoftext|><|user|>\nHi\n<|assistant|>\n"),
 ])
 def test_chat_templates_render_the_familys_turns(built, name, rendered):
     tok = built[name][1].tokenizer
