@@ -262,7 +262,7 @@ def global_yours(tmp_path_factory):
     workdir = rehearsal_workdir(tmp_path_factory.mktemp("rehearsal") / "global-representation-yours")
     # no conda and no qa-metrics here: TyDiQA by SQuAD F1 (the study's documented setting for that)
     (workdir / "no-cfmatch.yaml").write_text("probes: {extractive_qa: {cfmatch: {enabled: false}}}\n")
-    rehearse(workdir, "global-representation-yours", configs=("no-cfmatch.yaml",))
+    rehearse(workdir, "global-representation-yours", configs=(str(workdir / "no-cfmatch.yaml"),))
     return workdir
 
 
