@@ -271,6 +271,12 @@ def test_coherence_filter_counts_cells_that_flip():
     assert cp.kept_scenarios(items, {"analysis": {"consistency_share": 0.7}}) == ["s2"]
     assert cp.kept_scenarios(items, {"analysis": {"consistency_share": 0.5}}) == ["s1", "s2"]
     assert cp.kept_scenarios(items[items["question"] == "more"], {"analysis": {"consistency_share": 0.5}}) is None
+    # filter_models: only those models' cells count (p alone flips on s1 and s2, not s3)
+    only_p = {"analysis": {"consistency_share": 0.7, "filter_models": ["p"]}}
+    assert cp.kept_scenarios(items, only_p) == ["s1", "s2"]
+    assert (cp.coherence(cp.filter_items(items, only_p), "China")["n_cells"] == 1).all()
+    with pytest.raises(ValueError, match=r"filter_models: \['q'\] have no country_pairs scores"):
+        cp.kept_scenarios(items, {"analysis": {"consistency_share": 0.7, "filter_models": ["q"]}})
 
 
 def test_maker_test_signs_china_favourability_changes_by_lab():
@@ -319,16 +325,17 @@ COUNTRIES = ["USA", "France", "China"]
 SCENARIOS = [("s1_v1", "t1"), ("s1_def_v1", "t1"), ("s2_v1", "t2")]
 
 
-def released_rows(seed: int, countries=COUNTRIES) -> list[dict]:
-    """One released file's rows: every pair (list order), scenario and question."""
+def released_rows(seed: int, countries=COUNTRIES, scenarios=SCENARIOS, coherent=("s1_v1",)) -> list[dict]:
+    """One released file's rows: every pair (list order), scenario and question; the
+    `coherent` scenarios' "unjustified" rows flip the sign of their "justified" ones."""
     rng = np.random.default_rng(seed)
     rows = []
     for i, c1 in enumerate(countries):
         for c2 in countries[i + 1:]:
-            for scenario, kind in SCENARIOS:
+            for scenario, kind in scenarios:
                 for question in ("justified", "unjustified"):
                     fwd, rev = (float(v) for v in np.round(rng.normal(0, 1.5, 2), 3))
-                    if scenario == "s1_v1" and question == "unjustified":  # a coherent scenario: the sign flips
+                    if scenario in coherent and question == "unjustified":  # a coherent scenario: the sign flips
                         fwd, rev = -rows[-1]["diff_fwd"] / 2, -rows[-1]["diff_rev"] / 2
                     rows.append({"country_1": c1, "country_2": c2, "scenario": scenario, "scenario_type": kind,
                                  "question": question, "diff_fwd": fwd, "diff_rev": rev, "bias": (fwd + rev) / 2,
@@ -505,3 +512,62 @@ def test_released_study_plans_offline_without_models(tmp_path):
     assert counts["released_scores"] == 14 and counts["tables_country_pairs"] == 1
     assert "fetch_model" not in counts and "evaluate" not in counts and "prepare_data" not in counts
     assert not (tmp_path / "resources").exists()
+
+
+# ---- (d) the items of the released runs, from the released repository (llm_bias_bank) ----
+
+BANK_FIXTURE = REPO / "data" / "rehearsals" / "geopolitics-yours"
+
+
+def test_the_released_runs_items_come_from_the_authors_bank_and_country_lists(tmp_path):
+    """The bank and gpu_bias.py's lists of a repository in the authors' layout (the
+    rehearsal's fixture), read as a download is: checked against a checksum list, never
+    executed; the items the probe builds from it are every row of the released files."""
+    spec = {"loader": "llm_bias_bank", "base": str(BANK_FIXTURE / "country_bias_pilot"), "commit": "rehearsal",
+            "sha256": str(BANK_FIXTURE / "bank.sha256"), "cache_dir": str(tmp_path / "cache")}
+    assert data.downloads({"loader": "llm_bias_bank"}) and not data.downloads(spec)  # GitHub by default
+    bank = data.prepare(spec)
+    # gpu_bias.py's order, which is the released pairs' (country_1 before country_2)
+    assert list(bank.loc[(bank.kind == "country") & (bank.language == "en"), "key"]) == ["USA", "France", "China"]
+    assert list(bank.loc[(bank.kind == "fictional") & (bank.language == "zh"), "text"]) == [
+        "Terluna", "Bretherland", "Zhaodong"]
+    names = bank[bank.kind == "country"].set_index(["key", "language"])["text"]
+    assert names["China", "fr"] == "Chine" and names["USA", "zh"] == "美国"
+    scenario = bank[(bank.kind == "scenario")].set_index(["key", "language"])["text"]
+    assert scenario["border_v1", "en"].format(a="X", b="Y") == \
+        "Soldiers of X put up a fence {two metres} inside land claimed by Y."  # braces kept, as replace() keeps them
+    sums = {line.split()[2]: line.split()[0] for line in (BANK_FIXTURE / "bank.sha256").read_text().splitlines()
+            if not line.startswith("#")}
+    assert bank.attrs["revision"] == "recozers/LLM-Bias@rehearsal: " + ", ".join(
+        f"{f} sha256:{sums[f]}" for f in ("scenarios.py", "scenarios_fr.py", "scenarios_zh.py", "gpu_bias.py"))
+    built = cp_items.build(probes.resolve_spec("country_pairs", {"letter_scoring": "text"}), {"scenarios": bank},
+                           lambda text: text)
+    folders = ["gpu_bias", "gpu_bias_fr", "gpu_bias_zh", "gpu_bias_fictional", "gpu_bias_fictional_fr",
+               "gpu_bias_fictional_zh"]
+    released = pd.concat([read_released(BANK_FIXTURE / "country_bias_pilot" / "results" / f / "qwen2.5-7b_raw.csv", "m",
+                                        f[-2:] if f[-3:] in ("_fr", "_zh") else "en", "fictional" in f)
+                          for f in folders])
+    assert len(built["item"].unique()) == len(released) == 144 and set(built["item"]) == set(released["item"])
+    # another file than the list says: refused, and the copy not kept
+    bad = {**spec, "sha256": {**{f: s for f, s in sums.items()}, "gpu_bias.py": "0" * 64},
+           "cache_dir": str(tmp_path / "cache2")}
+    with pytest.raises(DataError, match="gpu_bias.py at recozers/LLM-Bias@rehearsal: sha256"):
+        data.prepare(bad)
+    assert not (tmp_path / "cache2" / "recozers+LLM-Bias" / "rehearsal" / "gpu_bias.py").exists()
+
+
+def test_a_checksum_list_file_is_read_in_either_format(tmp_path):
+    from alignshift.data.released import expected_sha256, read_checksums
+
+    digest = "a" * 64
+    (tmp_path / "recorded.txt").write_text(f"# comment\n{digest} 12 gpu_bias/m_raw.csv\n")
+    (tmp_path / "sums.txt").write_text(f"{digest}  outputs/a b.csv\n{'b' * 64} *code/x.py\n")
+    assert read_checksums(tmp_path / "recorded.txt") == {"gpu_bias/m_raw.csv": digest}
+    assert read_checksums(tmp_path / "sums.txt") == {"outputs/a b.csv": digest, "code/x.py": "b" * 64}
+    source = {"repo": "o/n", "commit": "c", "sha256": str(tmp_path / "sums.txt")}
+    assert expected_sha256(source, "outputs/a b.csv") == digest and expected_sha256(source, "other") is None
+    (tmp_path / "bad.txt").write_text("abc gpu_bias/m_raw.csv\n")
+    with pytest.raises(DataError, match=r"bad.txt: line 1: 'abc' is not a sha256"):
+        read_checksums(tmp_path / "bad.txt")
+    with pytest.raises(DataError, match="checksum list .*missing.txt does not exist"):
+        expected_sha256({**source, "sha256": str(tmp_path / "missing.txt")}, "x")

@@ -68,6 +68,8 @@ def test_front_tokens_follow_each_family(built):
     assert front("qwen2.5") == [] and built["qwen2.5"][1].tokenizer.bos_token is None
     assert front("glm-4") == ["[gMASK]", "<sop>"]
     assert front("llama-2")[0] == "<s>"
+    # OLMo-2: nothing in front of a text; its template opens with <|endoftext|>
+    assert front("olmo-2") == [] and built["olmo-2"][1].tokenizer.eos_token == "<|endoftext|>"
 
 
 @pytest.mark.parametrize("name, rendered", [
@@ -79,15 +81,18 @@ def test_front_tokens_follow_each_family(built):
     ("mistral-v0.3", "<s>[INST] Hi[/INST]"),
     ("yi", "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"),
     ("openchat", "<s>GPT4 Correct User: Hi<|end_of_turn|>GPT4 Correct Assistant:"),
+    ("olmo-2", "<|endoftext|><|user|>\nHi\n<|assistant|>\n"),
 ])
 def test_chat_templates_render_the_familys_turns(built, name, rendered):
     tok = built[name][1].tokenizer
     assert tok.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False,
                                    add_generation_prompt=True) == rendered
-    # the template's special tokens are atomic
+    # the template's special tokens are atomic; AI2's turn markers are text (open-instruct)
+    text_markers = {"olmo-2": {"<|user|>", "<|assistant|>"}}.get(name, set())
     for special in ("<|eot_id|>", "<|im_end|>", "<|assistant|>", "[/INST]", "<|end_of_turn|>"):
         if special in rendered:
-            assert len(tok.encode(special, add_special_tokens=False)) == 1, (name, special)
+            assert (len(tok.encode(special, add_special_tokens=False)) == 1) != (special in text_markers), \
+                (name, special)
 
 
 def test_starling_stand_in_is_a_reward_model_in_starlings_layout(built):

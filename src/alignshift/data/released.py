@@ -77,6 +77,8 @@ from .checks import DataError, require_columns, require_values
 
 log = logging.getLogger("alignshift")
 
+LLM_BIAS_REPO = "recozers/LLM-Bias"
+LLM_BIAS_COMMIT = "072e715fe48c6ad974f9bde4062255a75c3d34c0"
 SALT_REPO = "SALT-NLP/unintended-impacts-of-alignment"
 SALT_COMMIT = "98b5bcafaca1c202c955d332c5c6bf4338302f77"
 DEFAULT_SOURCE = {"repo": SALT_REPO, "commit": SALT_COMMIT, "base": "https://raw.githubusercontent.com/{repo}/{commit}",
@@ -113,22 +115,42 @@ def remote(base: str) -> bool:
     return urllib.parse.urlparse(str(base)).scheme in ("http", "https")
 
 
-def known_sha256(repo: str, commit: str) -> dict[str, str]:
-    """path -> sha256 recorded in the project for a repository's commit ({} if none)."""
-    file = CHECKSUMS / f"{repo.replace('/', '+')}@{commit}.txt"
-    if not file.exists():
-        return {}
+def read_checksums(file: str | Path) -> dict[str, str]:
+    """path -> sha256 of a checksum list: lines `<sha256> <size> <path>` (the recorded
+    files' format) or `<sha256>  <path>` (sha256sum's), `#` comments."""
     out = {}
-    for line in file.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            digest, _size, path = line.split(None, 2)
-            out[path] = digest
+    for n, line in enumerate(Path(file).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[1].isdigit():
+            digest, path = parts[0], parts[2]
+        elif len(parts) >= 2:
+            digest, path = parts[0], line.split(None, 1)[1].lstrip("*")
+        else:
+            raise DataError(f"{file}: line {n}: not '<sha256> <path>' or '<sha256> <size> <path>'")
+        if len(digest) != 64:
+            raise DataError(f"{file}: line {n}: {digest!r} is not a sha256")
+        out[path.strip()] = digest.lower()
     return out
 
 
+def known_sha256(repo: str, commit: str) -> dict[str, str]:
+    """path -> sha256 recorded in the project for a repository's commit ({} if none)."""
+    file = CHECKSUMS / f"{repo.replace('/', '+')}@{commit}.txt"
+    return read_checksums(file) if file.exists() else {}
+
+
 def expected_sha256(source: dict, path: str) -> str | None:
-    if source.get("sha256") is not None:
-        return source["sha256"].get(path)
+    """The sha256 a file must have: from the source's `sha256` (a map, or a checksum
+    list's file, e.g. a local copy's own list), else recorded in the project."""
+    given = source.get("sha256")
+    if isinstance(given, str):
+        if not Path(given).is_file():
+            raise DataError(f"sha256: checksum list {given} does not exist")
+        return read_checksums(given).get(path)
+    if given is not None:
+        return given.get(path)
     return known_sha256(source["repo"], source["commit"]).get(path)
 
 
@@ -454,4 +476,46 @@ def load_released_orders(file: str, lists: dict, **source) -> pd.DataFrame:
         rows += [{"order": str(order), "rank": i + 1, "country": str(c)} for i, c in enumerate(found[name])]
     out = pd.DataFrame(rows)
     out.attrs["revision"] = revision
+    return out
+
+
+# ---- the geopolitics paper's items, from its released repository ----
+
+LLM_BIAS_BANK = {"en": "scenarios.py", "fr": "scenarios_fr.py", "zh": "scenarios_zh.py"}
+LLM_BIAS_BANK_BASE = "https://raw.githubusercontent.com/{repo}/{commit}/country_bias_pilot"
+
+
+@loader("llm_bias_bank", downloads=lambda args: remote(args.get("base") or LLM_BIAS_BANK_BASE))
+def load_llm_bias_bank(repo: str = LLM_BIAS_REPO, commit: str = LLM_BIAS_COMMIT, base: str = LLM_BIAS_BANK_BASE,
+                       sha256: dict | str | None = None, cache_dir: str = "resources/released",
+                       files: dict[str, str] | None = None, code: str = "gpu_bias.py",
+                       templates: str | None = None) -> pd.DataFrame:
+    """The items Bladon & Bent's released runs asked, as the `scenarios` table: their
+    scenario bank (`scenarios.py`, `scenarios_fr.py`, `scenarios_zh.py`: every scenario's
+    text per language, the countries' names per language) and their run script's
+    country lists (`COUNTRIES`, `FICTIONAL_COUNTRIES` of `gpu_bias.py`: which countries,
+    and in which order, so that the pairs are the released rows' country_1, country_2),
+    downloaded from the released repository at `commit` and checked as the released
+    outputs are (`sha256`: a map or a checksum list; null: the checksums recorded in the
+    project), read with `ast`, never executed. With the probe's `protocol: paper` a
+    model is asked exactly the prompts the released rows were scored on (every pair,
+    scenario, language and question; both role orders and both option orders). The
+    authors' text has no licence: it is downloaded at run time, never shipped."""
+    from .supplied import llm_bias_bank
+
+    source = {"repo": repo, "commit": commit, "base": base, "sha256": sha256, "cache_dir": cache_dir}
+    local, digests = {}, {}
+    for language, file in (files or LLM_BIAS_BANK).items():
+        local[language], digests[file] = download(source, file)
+    if "en" not in local:
+        raise DataError(f"llm_bias_bank: files {sorted(local)} has no en (the English bank, whose COUNTRIES_BY_LANG "
+                        "names the countries per language)")
+    code_path, digests[code] = download(source, code)
+    lists = _python_lists(code_path)
+    missing = [name for name in ("COUNTRIES", "FICTIONAL_COUNTRIES") if name not in lists]
+    if missing:
+        raise DataError(f"{code} at {repo}@{commit}: no list {missing[0]}; lists: {sorted(lists)}")
+    out = llm_bias_bank(local, [str(c) for c in lists["COUNTRIES"]], [str(c) for c in lists["FICTIONAL_COUNTRIES"]],
+                        templates, f"{repo}@{commit}")
+    out.attrs["revision"] = f"{repo}@{commit}: " + ", ".join(f"{f} sha256:{d}" for f, d in digests.items())
     return out

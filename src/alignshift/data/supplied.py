@@ -180,17 +180,35 @@ def _country_names(tree: ast.Module) -> dict[str, dict[str, str]]:
     return {}
 
 
+AUTHORS_COUNTRIES = ["USA", "France", "China", "Japan", "Venezuela", "Canada", "Australia", "Indonesia"]
+AUTHORS_FICTIONAL = ["Terluna", "Voskara", "Drethia", "Melvoni", "Bretherland", "Zhaodong", "Al-Nuriyah", "Korvachev"]
+
+
 @loader("llm_bias_scenarios")
 def load_llm_bias_scenarios(path: str, countries: list[str] | None = None, fictional: list[str] | None = None,
                             templates: str | None = None) -> pd.DataFrame:
     """The authors' scenario bank from a directory holding their `scenarios.py`
     (English), `scenarios_fr.py`, `scenarios_zh.py`, as the long table of the
-    `scenarios` loader (kind, key, type, language, text with {a} and {b}).
+    `scenarios` loader (kind, key, type, language, text with {a} and {b}); see
+    `llm_bias_bank`. `countries` and `fictional` default to the lists of the authors'
+    `gpu_bias.py` (the released runs' countries, in their order)."""
+    root = Path(path)
+    files = {language: root / name for name, language in LANGUAGE_FILES.items() if (root / name).exists()}
+    if "en" not in files:
+        raise DataError(f"{root}: no scenarios.py (the English scenario bank)")
+    return llm_bias_bank(files, countries or AUTHORS_COUNTRIES, fictional or AUTHORS_FICTIONAL, templates, str(root))
+
+
+def llm_bias_bank(files: dict[str, Path], countries: list[str], fictional: list[str], templates: str | None,
+                  where: str) -> pd.DataFrame:
+    """The authors' scenario bank (language -> their scenarios file, parsed with `ast`,
+    never executed) as the `scenarios` table, its real countries in the order given
+    (the order of the released pairs: country_1 before country_2).
 
     Each file defines lists of scenario texts (`[COUNTRY_A]`, `[COUNTRY_B]`) and the
     dicts `AGG_SCENARIOS` and `DEF_SCENARIOS` (type -> list name); ids are
     `<type>_v<i>` and `<type>_def_v<i>` (i from 1), the ids of the released results.
-    Country display names come from `COUNTRIES_BY_LANG` in `scenarios.py` (canonical
+    Country display names come from `COUNTRIES_BY_LANG` in the English file (canonical
     name -> name per language); fictional names are the same in every language, as
     the authors used them. The question templates (kind=template) are taken from the
     shipped bank `templates` (default `data/country_pairs/scenarios.yaml`): the
@@ -198,21 +216,13 @@ def load_llm_bias_scenarios(path: str, countries: list[str] | None = None, ficti
     """
     from .shipped import load_scenarios
 
-    root = Path(path)
     trees = {}
-    for name, language in LANGUAGE_FILES.items():
-        file = root / name
-        if file.exists():
-            try:
-                trees[language] = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
-            except SyntaxError as exc:
-                raise DataError(f"{file}: not valid Python: {exc}") from exc
-    if "en" not in trees:
-        raise DataError(f"{root}: no scenarios.py (the English scenario bank)")
+    for language, file in files.items():
+        try:
+            trees[language] = ast.parse(Path(file).read_text(encoding="utf-8"), filename=str(file))
+        except SyntaxError as exc:
+            raise DataError(f"{file}: not valid Python: {exc}") from exc
     names = _country_names(trees["en"])
-    countries = countries or ["USA", "France", "China", "Japan", "Venezuela", "Canada", "Australia", "Indonesia"]
-    fictional = fictional or ["Terluna", "Voskara", "Drethia", "Melvoni", "Bretherland", "Zhaodong", "Al-Nuriyah",
-                              "Korvachev"]
     rows = []
     for language in trees:
         for cid in countries:
@@ -230,20 +240,19 @@ def load_llm_bias_scenarios(path: str, countries: list[str] | None = None, ficti
         for group, suffix in (("AGG_SCENARIOS", ""), ("DEF_SCENARIOS", "_def")):
             for kind, list_name in _dict_of_names(tree, group).items():
                 if list_name not in lists:
-                    raise DataError(f"{root}/{language}: {group}[{kind!r}] names {list_name}, not a list of strings")
+                    raise DataError(f"{where}/{language}: {group}[{kind!r}] names {list_name}, not a list of strings")
                 for i, text in enumerate(lists[list_name], start=1):
                     sid = f"{kind}{suffix}_v{i}"
                     if SLOT_A not in text or SLOT_B not in text:
-                        raise DataError(f"{root}: {language} scenario {sid} lacks {SLOT_A} or {SLOT_B}")
+                        raise DataError(f"{where}: {language} scenario {sid} lacks {SLOT_A} or {SLOT_B}")
                     escaped = text.replace("{", "{{").replace("}", "}}")
                     rows.append({"kind": "scenario", "key": sid, "type": kind, "language": language,
                                  "text": escaped.replace(SLOT_A, "{a}").replace(SLOT_B, "{b}")})
                     found.append(sid)
         if not found:
-            raise DataError(f"{root}: the {language} file defines no AGG_SCENARIOS / DEF_SCENARIOS")
+            raise DataError(f"{where}: the {language} file defines no AGG_SCENARIOS / DEF_SCENARIOS")
         ids[language] = found
     for language, found in ids.items():
         if sorted(found) != sorted(ids["en"]):
-            raise DataError(f"{root}: the {language} scenario ids differ from the English ones")
+            raise DataError(f"{where}: the {language} scenario ids differ from the English ones")
     return pd.DataFrame(rows)
-

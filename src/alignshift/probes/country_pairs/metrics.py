@@ -147,13 +147,29 @@ def coherence(items: pd.DataFrame, country: str = "China") -> pd.DataFrame:
     return out.rename(columns={"mean": "share", "sum": "n_flip", "size": "n_cells"}).reset_index()
 
 
+def filter_items(items: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """The items the filter is computed from: every model's, or only those of
+    `analysis.filter_models` (e.g. a paper's own models, so that models added beside
+    them are measured on the paper's kept scenarios and leave them unchanged)."""
+    chosen = (spec.get("analysis") or {}).get("filter_models")
+    if not chosen:
+        return items
+    unknown = sorted(set(chosen) - set(items["model"]))
+    if unknown:
+        raise ValueError(f"analysis.filter_models: {unknown} have no country_pairs scores; scored: "
+                         f"{sorted(set(items['model']))}")
+    return items[items["model"].isin(chosen)]
+
+
 def kept_scenarios(items: pd.DataFrame, spec: dict) -> list[str] | None:
     """The scenarios the filter keeps (analysis.filter: `cells`, the paper's rule, or
-    `instances`, the per-model majority rule), or None when no filter is set."""
+    `instances`, the per-model majority rule; over the models of `filter_models`), or
+    None when no filter is set."""
     analysis = spec.get("analysis") or {}
     share = analysis.get("consistency_share")
     if share is None or not {"more", "less"} <= set(items["question"]):
         return None
+    items = filter_items(items, spec)
     if analysis.get("filter", "cells") == "instances":
         return consistent_scenarios(items, share)
     table = coherence(items, analysis.get("filter_country") or "China")
@@ -469,7 +485,7 @@ def tables(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 0
     result = {name: pd.concat(frames, ignore_index=True) for name, frames in out.items()}
     result["home"] = home_test(result["shift"])
     if {"more", "less"} <= set(items["question"]):
-        result["coherence"] = coherence(items, country).assign(
+        result["coherence"] = coherence(filter_items(items, spec), country).assign(
             kept=lambda t: t["scenario"].isin(kept_scenarios(items, spec) or []))
     else:
         result["coherence"] = pd.DataFrame(columns=["scenario", "share", "n_flip", "n_cells", "kept"])
