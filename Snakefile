@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.utils import min_version, validate
 
 from alignshift import conda_envs
+from alignshift.yaml_files import read_yaml
 
 min_version("9.0")
 
@@ -18,6 +19,8 @@ conda_envs.write(Path(workflow.basedir))
 # A study config given with --configfile replaces the default study (it is not merged
 # into it); --config key=value still overrides single keys.
 if not workflow.overwrite_configfiles:
+    # read once here for an error naming the file and line (Snakemake's names neither)
+    read_yaml("config/config.yaml", "config file")
 
     configfile: "config/config.yaml"
 

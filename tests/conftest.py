@@ -35,12 +35,19 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, env
                   timeout: float | None = None) -> subprocess.CompletedProcess:
     """This repository's workflow run in `workdir` (its own results/), hubs offline;
     `configfile` defaults to the workdir's config.yaml when there is one."""
+    command, env = snakemake_command(workdir, *args, configfile=configfile, env=env)
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def snakemake_command(workdir: Path, *args: str, configfile: Path | None = None,
+                      env: dict | None = None) -> tuple[list[str], dict]:
+    """run_snakemake's command line and environment (for a run started in the background)."""
     if configfile is None and (workdir / "config.yaml").exists():
         configfile = workdir / "config.yaml"
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
     command += ["--configfile", str(configfile)] if configfile else []
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(env or {})}
-    return subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return [*command, *args], env
 
 
 def repo_files(datasets: dict) -> dict:

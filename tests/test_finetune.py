@@ -83,6 +83,71 @@ def test_killed_run_resumes_to_the_uninterrupted_adapter(setup, tmp_path, monkey
     assert any(a[name].abs().max() > 0 for name in a if "lora_B" in name)
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(setup, tmp_path_factory):
+    work = tmp_path_factory.mktemp("uninterrupted")
+    run(setup, work, steps=(1, 2, 4))
+    return work / "adapters"
+
+
+@pytest.mark.parametrize("removed", ["optimizer.pt", "scheduler.pt", "adapter_model.safetensors", "complete.json"])
+def test_a_checkpoint_missing_a_file_is_set_aside_and_the_run_resumes_from_the_one_before(
+        setup, uninterrupted, tmp_path, monkeypatch, removed):
+    # killed during step 3: checkpoints 1 and 2 on disk; then one of checkpoint 2's files goes
+    original = transformers.Trainer.training_step
+
+    def dies_at_step_3(self, *args, **kwargs):
+        if self.state.global_step == 2:
+            raise KeyboardInterrupt("killed")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", dies_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        run(setup, tmp_path, steps=(1, 2, 4))
+    state = next(tmp_path.glob("state-*"))
+    assert json.loads((state / "checkpoint-2" / "complete.json").read_text())["files"]["optimizer.pt"] > 0
+    (state / "checkpoint-2" / removed).unlink()
+    trained = []
+
+    def counted(self, *args, **kwargs):
+        trained.append(self.state.global_step + 1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", counted)
+    resumed = run(setup, tmp_path, steps=(1, 2, 4))
+    # not resumed from the partial checkpoint (a fresh optimizer or schedule would train other
+    # adapters, exit 0): from checkpoint 1, to the uninterrupted run's adapters
+    assert resumed["resumed_from"].endswith("checkpoint-1") and trained == [2, 3, 4]
+    [message] = resumed["set_aside"]
+    assert message.startswith("checkpoint-2 cannot be resumed exactly (") and "set aside to" in message
+    assert (removed if removed != "complete.json" else "never completed") in message
+    [aside] = (state / "set-aside").iterdir()
+    assert aside.name.startswith("checkpoint-2-") and (aside / "trainer_state.json").exists()
+    for step in (1, 2, 4):
+        a, b = adapter(uninterrupted / f"step-{step}"), adapter(tmp_path / "adapters" / f"step-{step}")
+        for name in a:
+            torch.testing.assert_close(b[name], a[name], atol=1e-5, rtol=0)
+
+
+def test_a_run_with_no_resumable_checkpoint_starts_again_and_says_so(setup, uninterrupted, tmp_path):
+    run(setup, tmp_path, steps=(1, 2, 4))
+    state = next(tmp_path.glob("state-*"))
+    for step in (1, 2, 4):
+        (state / f"checkpoint-{step}" / "scheduler.pt").unlink()
+    again = run(setup, tmp_path, steps=(1, 2, 4))
+    assert again["resumed_from"] is None and len(again["set_aside"]) == 3
+    for step in (1, 2, 4):
+        a, b = adapter(uninterrupted / f"step-{step}"), adapter(tmp_path / "adapters" / f"step-{step}")
+        for name in a:
+            torch.testing.assert_close(b[name], a[name], atol=1e-5, rtol=0)
+
+
+def test_a_job_that_fails_before_training_leaves_no_state_folder(setup, tmp_path):
+    with pytest.raises(ValueError):
+        run(setup, tmp_path, recipe={**RECIPE, "method": "ppo"})
+    assert not list(tmp_path.glob("state-*"))
+
+
 def test_precomputed_reference_log_probs_train_the_same_adapter(setup, tmp_path):
     run(setup, tmp_path / "live")
     run(setup, tmp_path / "pre", recipe={**RECIPE, "training": {**RECIPE["training"], "precompute_ref_log_probs": True}})

@@ -1,5 +1,6 @@
 """The whole DAG on a tiny random model: every rule, every figure, one command."""
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -7,7 +8,7 @@ import pytest
 import yaml
 
 from alignshift.provenance import read_provenance
-from conftest import REPO, repo_files, assert_figures_built, run_snakemake, write_config
+from conftest import REPO, assert_figures_built, job_counts, repo_files, run_snakemake, write_config
 from recorded_prompts import check_recorded_prompts, recorded
 
 
@@ -210,6 +211,24 @@ def test_changing_one_probe_rescores_only_that_probe(study):
     assert len(grown) == 7  # the base model and six checkpoints
     ranks = pd.read_parquet(study / "results" / "scores" / "tiny" / "country_rank.parquet")
     assert ranks["candidate"].nunique() == 7
+
+
+def test_a_missing_metrics_table_is_rebuilt_by_the_next_run(study):
+    # every table the study promises is a target of `all` (through the report's tables): a
+    # metrics table deleted after a finished run, or by Snakemake after a failed job, is
+    # planned again rather than "Nothing to be done"
+    for table, rule in (("ideology", "analyze"), ("country_rank_correlation", "tables_country_rank")):
+        path = study / "results" / "metrics" / f"{table}.csv"
+        aside = path.with_suffix(".aside")
+        os.replace(path, aside)
+        try:
+            plan = run_snakemake(study, "-n")
+        finally:
+            os.replace(aside, path)
+        assert plan.returncode == 0, plan.stderr[-3000:]
+        counts = job_counts(plan.stdout + plan.stderr)
+        assert counts.get(rule) == 1, (table, counts)
+        assert "evaluate" not in counts, (table, counts)
 
 
 def test_bad_config_key_is_named(study, tmp_path):

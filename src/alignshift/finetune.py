@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -129,10 +131,63 @@ def state_key(recipe: dict, data_revision: str, base_revision: str) -> str:
     return stable_hash({"recipe": recipe, "data": data_revision, "base": base_revision})
 
 
-def last_checkpoint(state_dir: Path) -> str | None:
-    """The newest complete trainer checkpoint (trainer_state.json is written last)."""
-    done = [p for p in state_dir.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
-    return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
+# what a resume reads: without any of them it would fail, or silently train on from a
+# fresh optimizer or schedule (different adapters, exit 0)
+RESUME_FILES = ("adapter_model.safetensors", "adapter_config.json", "optimizer.pt", "scheduler.pt",
+                "trainer_state.json")
+# written into a checkpoint once the trainer has saved all of it: every file and its size
+COMPLETE = "complete.json"
+
+
+def seal_checkpoint(folder: Path) -> None:
+    """Mark a saved checkpoint complete, listing its files and sizes (written to a
+    temporary name, synced, then renamed: the mark exists whole or not at all)."""
+    files = {str(f.relative_to(folder)): f.stat().st_size for f in sorted(folder.rglob("*"))
+             if f.is_file() and f.name != COMPLETE}
+    tmp = folder / f".{COMPLETE}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump({"files": files}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / COMPLETE)
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a trainer checkpoint cannot be resumed exactly, or None."""
+    mark = folder / COMPLETE
+    if not mark.exists():
+        return "it was never completed (no complete.json: the job stopped while saving it)"
+    try:
+        files = json.loads(mark.read_text())["files"]
+    except (ValueError, KeyError, TypeError):
+        return "its complete.json is unreadable"
+    missing = [name for name in RESUME_FILES if name not in files] + [
+        name for name in files if not (folder / name).is_file()]
+    if missing:
+        return f"{', '.join(sorted(set(missing)))} missing"
+    changed = [name for name, size in files.items() if (folder / name).stat().st_size != size]
+    if changed:
+        return f"{', '.join(changed)} changed size since it was saved"
+    return None
+
+
+def last_checkpoint(state_dir: Path) -> tuple[str | None, list[str]]:
+    """The newest trainer checkpoint a resume can continue exactly, and what was set
+    aside: a newer checkpoint with a problem is moved to `set-aside/` (kept, never read)
+    with a message, and the run resumes from the one before it (or from the start)."""
+    found = sorted(state_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]), reverse=True)
+    set_aside = []
+    for folder in found:
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return str(folder), set_aside
+        aside = state_dir / "set-aside" / f"{folder.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        aside.parent.mkdir(exist_ok=True)
+        os.replace(folder, aside)
+        message = f"{folder.name} cannot be resumed exactly ({problem}): set aside to {aside}"
+        log.warning(message)
+        set_aside.append(message)
+    return None, set_aside
 
 
 def export_adapters(state_dir: Path, out_dir: Path, steps: list[int]) -> None:
@@ -295,6 +350,11 @@ def build_trainer(*, manifest: dict, spec: ModelSpec, recipe: dict, stances: pd.
             if state.global_step in save_at:
                 control.should_save = True
 
+        def on_save(self, args, state, control, **kwargs):
+            # called once the trainer has written the whole checkpoint (one process seals it)
+            if state.is_world_process_zero:
+                seal_checkpoint(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+
     common = dict(
         output_dir=str(state_dir), save_strategy="no", save_only_model=False, report_to="none",
         logging_steps=1, use_cpu=not cuda, dataloader_num_workers=0, disable_tqdm=False,
@@ -354,7 +414,7 @@ def train(
     every step in `steps` to `out_dir/step-<N>/`; return the training record."""
     out_dir = Path(out_dir)
     state_dir = Path(work_dir) / f"state-{state_key(recipe, data_revision, manifest['revision'])}"
-    state_dir.mkdir(parents=True, exist_ok=True)
+    # no folder before the trainer saves into it: a job that fails earlier leaves none
     check_steps(recipe, len(stances), steps)
     trainer = build_trainer(manifest=manifest, spec=spec, recipe=recipe, stances=stances, direction=direction,
                             state_dir=state_dir, steps=steps)
@@ -368,9 +428,11 @@ def train(
     method, seed = recipe["method"], int(recipe["training"].get("seed", 0))
     device, dtype = str(trainer.model.device), str(trainer.model.dtype).removeprefix("torch.")
 
-    resume = last_checkpoint(state_dir)
+    resume, set_aside = last_checkpoint(state_dir)
     if resume:
         log.info("resuming from %s", resume)
+    elif set_aside:
+        log.warning("no checkpoint can be resumed exactly: training starts again from step 0")
     started = time.time()
     result = trainer.train(resume_from_checkpoint=resume)
     elapsed = time.time() - started
@@ -381,7 +443,7 @@ def train(
     record = {
         "method": method, "direction": direction, "recipe": recipe, "steps": steps, "seed": seed,
         "rows": len(stances), "trainer_rows": trainer_rows, "global_step": trainer.state.global_step,
-        "device": device, "dtype": str(dtype).removeprefix("torch."), "resumed_from": resume,
+        "device": device, "dtype": str(dtype).removeprefix("torch."), "resumed_from": resume, "set_aside": set_aside,
         "base_model": spec.name, "base_revision": manifest["revision"], "data_revision": data_revision,
         "train_seconds": elapsed, "metrics": result.metrics, "log_history": trainer.state.log_history,
         "versions": library_versions(),

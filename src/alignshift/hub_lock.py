@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from .yaml_files import read_yaml
+
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 KINDS = ("models", "datasets")
 HEADER = ("# Hub commits of this study's models and datasets, written by the workflow's hub_lock rule\n"
@@ -60,10 +62,7 @@ class HubLock:
     def read(self) -> dict[str, dict[str, str]]:
         if not self.path or not self.path.exists():
             return {kind: {} for kind in KINDS}
-        try:
-            data = yaml.safe_load(self.path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise LockError(f"{self.path}: not valid YAML ({exc})") from exc
+        data = read_yaml(self.path, "hub lock file") or {}
         if not isinstance(data, dict):
             raise LockError(f"{self.path}: expected a mapping with `models:` and `datasets:`")
         if data and all(isinstance(v, str) for v in data.values()):

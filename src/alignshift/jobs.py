@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import data as datasets
 from . import probes, registry
-from .models.fetch import fetch
+from .models.fetch import fetch, read_manifest
 from .models.load import load
 from .models.spec import ModelSpec
 from .logs import logged  # noqa: F401  (the rules' scripts use jobs.logged)
@@ -55,7 +55,7 @@ def hub_lock(lock: str, manifests: list[str], tables: list[str]) -> None:
     (prepared tables' provenance) used into the study's lock file (alignshift.hub_lock)."""
     from .hub_lock import HubLock
 
-    models = [(path, json.loads(Path(path).read_text()).get("hub")) for path in manifests]
+    models = [(path, read_manifest(path).get("hub")) for path in manifests]
     data = [(path, read_provenance(path).get("hub")) for path in tables]
     for path, rec in models + data:
         if rec is None:  # written before outputs recorded their hub commit
@@ -88,7 +88,7 @@ def finetune(run_name: str, run: dict, recipe: dict, manifest_path: str, base_sp
     from . import finetune as ft, planning
 
     set_threads(threads)
-    manifest = json.loads(Path(manifest_path).read_text())
+    manifest = read_manifest(manifest_path)
     spec = ModelSpec.from_dict(base_spec)
     stances = pd.read_parquet(data_path)
     data_revision = read_provenance(data_path).get("revision", "unknown")
@@ -113,7 +113,7 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
     import torch
 
     set_threads(threads)
-    manifest = json.loads(Path(manifest_path).read_text())
+    manifest = read_manifest(manifest_path)
     model = ModelSpec.from_dict(model_spec)
     lm = load(manifest, model, adapter=adapter, lazy=True)
     for probe, spec in probe_specs.items():

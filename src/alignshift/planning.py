@@ -32,7 +32,7 @@ def plan_path(run: str) -> str:
     return f"results/finetune/{run}/plan.json"
 
 
-def _where(name: str, run: dict) -> str:
+def run_label(name: str, run: dict) -> str:
     return f"finetune.{name} (recipe {run.get('recipe')})"
 
 
@@ -46,7 +46,7 @@ def _positive_int(value, what: str, where: str) -> int:
 def step_settings(name: str, run: dict, recipe: dict) -> dict:
     """A run's step settings, checked: `epochs` or `training.max_steps` (exactly one),
     the micro-batch, the accumulation and `save_steps` (a list or a cadence)."""
-    where = _where(name, run)
+    where = run_label(name, run)
     training = recipe.get("training") or {}
     epochs, max_steps = recipe.get("epochs"), training.get("max_steps")
     if "num_train_epochs" in training:
@@ -109,12 +109,12 @@ def run_plan(name: str, run: dict, recipe: dict, rows: int | None = None,
         max_steps = released_steps(rows, epochs, batch, accumulation)
         if max_steps < 1:
             raise PlanError(
-                f"{_where(name, run)}: its data ({run.get('data')}) has {rows} training rows; at a micro-batch of "
+                f"{run_label(name, run)}: its data ({run.get('data')}) has {rows} training rows; at a micro-batch of "
                 f"{batch} accumulated {accumulation} times, {epochs} epochs give no optimizer step "
                 f"({epochs} x (ceil({rows}/{batch}) // {accumulation}) = 0; one step needs at least "
                 f"{batch * (accumulation - 1) + 1} rows): provide more data or lower the batch")
     if rows is not None and rows < 1:
-        raise PlanError(f"{_where(name, run)}: its data ({run.get('data')}) has no training rows")
+        raise PlanError(f"{run_label(name, run)}: its data ({run.get('data')}) has no training rows")
     return {"run": name, "recipe": run.get("recipe"), "data": run.get("data"), "rows": rows,
             "data_revision": data_revision, "epochs": epochs, "batch": batch, "accumulation": accumulation,
             "max_steps": max_steps, "checkpoint_steps": checkpoint_steps(settings["save_steps"], max_steps)}
@@ -137,7 +137,7 @@ def planned_recipe(name: str, run: dict, recipe: dict, plan: dict, rows: int) ->
     differ = [f for f in fields if again[f] != plan.get(f)]
     if differ:
         raise PlanError(
-            f"{_where(name, run)}: its plan ({plan_path(name)}) does not match what the job would train: "
+            f"{run_label(name, run)}: its plan ({plan_path(name)}) does not match what the job would train: "
             + ", ".join(f"{f} {plan.get(f)!r} planned, {again[f]!r} now" for f in differ)
             + f". Plan it again (snakemake --forcerun plan_run {plan_path(name)}) and rerun")
     out = copy.deepcopy(recipe)

@@ -14,12 +14,12 @@ import dataclasses
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from . import planning
 from .models.spec import ModelSpec
 from .stats import lineage_root
 from .tables import read_csv
+from .yaml_files import read_yaml
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -37,8 +37,7 @@ def recipe(run: dict, root: str | Path = ".") -> dict:
     path = Path(root) / run["recipe"]
     if not path.exists():
         raise FileNotFoundError(f"recipe {path} (named by a finetune run) does not exist")
-    with open(path) as fh:
-        base = yaml.safe_load(fh)
+    base = read_yaml(path, "recipe")
     return deep_merge(base, run.get("overrides") or {})
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 from .cache import JsonlCache
 from .generation import generate
 from .prompts import format_prompt
+from .models.fetch import read_manifest
 from .models.load import load
 from .models.spec import ModelSpec
 from .provenance import read_provenance, stable_hash, write_table
@@ -198,7 +199,7 @@ def grade_probabilities(logprobs: np.ndarray) -> np.ndarray:
 
 
 def _teacher(manifest_path: str, teacher_spec: dict, device: str | None = None):
-    manifest = json.loads(Path(manifest_path).read_text())
+    manifest = read_manifest(manifest_path)
     spec = ModelSpec.from_dict(teacher_spec)
     return load(manifest, spec, device=device, lazy=True)
 

@@ -9,6 +9,7 @@ from snakemake.logging import logger
 from alignshift import figures
 from alignshift import planning
 from alignshift import probes
+from alignshift import recipes
 from alignshift import registry as reg
 
 RUNS = config.get("finetune") or {}
@@ -22,6 +23,9 @@ ACTIVE_RUNS = [run for run in RUNS if run not in HELD_RUNS]
 # job): a fixed max_steps gives the whole plan; None: the recipe's epochs decide once the
 # data is prepared (checkpoint plan_run, workflow/rules/finetune.smk)
 STATIC_PLANS = {run: planning.run_plan(run, RUNS[run], reg.recipe(RUNS[run])) for run in RUNS}
+# every recipe against the trl / peft config classes that will read it (alignshift/recipes.py)
+for _run in RUNS:
+    recipes.check(reg.recipe(RUNS[_run]), planning.run_label(_run, RUNS[_run]))
 DATA_PLANNED = [run for run in ACTIVE_RUNS if STATIC_PLANS[run] is None]
 # The registry is built once, here; jobs receive what they need of it as params or
 # through the model table (rule model_table), never the config itself. It holds the

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from . import loader
 from .checks import DataError, read_jsonl, require_columns, require_slot, require_unique, require_values
+from ..yaml_files import read_yaml
 
 
 AXES = {"economic", "social"}
@@ -76,8 +76,7 @@ def load_stances(path: str) -> pd.DataFrame:
 
 
 def load_wordings(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
+    spec = read_yaml(path, "wordings") or {}
     if sorted(spec.get("options") or []) != sorted(MIRROR):
         raise DataError(f"{path}: `options` must be the four answers {sorted(MIRROR)}")
     for i, wording in enumerate(spec.get("wordings") or []):
@@ -117,11 +116,7 @@ def load_scenarios(path: str) -> pd.DataFrame:
     kind=country|fictional: key=country id, language, text=its name in that language;
     kind=template: key=template name (more, less, instruction, option_a, option_b).
     """
-    with open(path, encoding="utf-8") as fh:
-        try:
-            bank = yaml.safe_load(fh)
-        except yaml.YAMLError as exc:
-            raise DataError(f"{path}: not valid YAML: {exc}") from exc
+    bank = read_yaml(path, "scenario bank")
     if not isinstance(bank, dict):
         raise DataError(f"{path}: expected a mapping at the top level")
     for key in ("countries", "fictional", "languages", "scenarios"):

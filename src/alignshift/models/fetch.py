@@ -80,6 +80,20 @@ def _fetch_hub(spec: ModelSpec, lock: str | Path | None = None) -> dict:
     return {"source": "hub", "path": got["path"], "revision": got["revision"], "hub": got["hub"]}
 
 
+def read_manifest(path: str | Path) -> dict:
+    """A model's manifest (written by rule fetch_model), or an error naming the file and
+    how to write it again."""
+    path = Path(path)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or "path" not in manifest:
+            raise ValueError("it is not a model manifest (no `path`)")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ModelLoadError(f"{path}: unreadable model manifest ({err}). It is written by rule fetch_model: "
+                             f"delete it and run snakemake again to fetch the model anew (`rm {path}`)") from None
+    return manifest
+
+
 def fetch(spec: ModelSpec, out_dir: Path, cache_dir: Path | None = None, *, lock: str | Path | None = None) -> dict:
     """Materialise a registry entry and return its manifest (also written to disk).
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ...cache import JsonlCache
+from ...models.fetch import read_manifest
 from ...models.load import load
 from ...prompts import format_prompt
 from ...provenance import stable_hash
@@ -50,7 +51,7 @@ def expected_score(logprobs) -> float:
 
 
 def load_judge(judging: dict, manifest_path: str | Path, device: str | None = None):
-    manifest = json.loads(Path(manifest_path).read_text())
+    manifest = read_manifest(manifest_path)
     if manifest["name"] != judging.get("model"):
         raise ProbeError(f"judge: manifest {manifest_path} is of {manifest['name']!r}, not {judging.get('model')!r}")
     return manifest, load(manifest, device=device, lazy=True)
@@ -90,6 +91,9 @@ def local_prompts(judging: dict, answers, judge) -> tuple[pd.DataFrame, dict]:
     return prompt_table({stable_hash(p): p for p in prompts}, judge.tokenizer, "loglik"), settings
 
 
+JUDGE_CHUNK = 256
+
+
 def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, cache) -> pd.DataFrame:
     """Score rows: one per (answer, score string), with the judge's log-probs. The
     judge is only loaded (lazily) if some answer's scores are not in `cache`."""
@@ -102,7 +106,8 @@ def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, 
                         progress=f"judge {judge.spec.name} [{total} answers]")
         return [r.logprob_sum.tolist() + r.n_tokens.tolist() for r in results]
 
-    stored = JsonlCache(cache).fill(zip(keys, prompts), judge_chunk, sort_key=lambda kv: kv)
+    # stored every JUDGE_CHUNK answers: a killed judging job keeps what it had judged
+    stored = JsonlCache(cache).fill(zip(keys, prompts), judge_chunk, chunk=JUDGE_CHUNK, sort_key=lambda kv: kv)
     rows = []
     for (_, ans), values, prompt in zip(answered.iterrows(), stored, prompts):
         lps, counts = values[: len(strings)], values[len(strings):]

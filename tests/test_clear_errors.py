@@ -1,0 +1,36 @@
+"""Errors that name the file, where in it, and what to do (issue: nothing silently wrong)."""
+
+import pytest
+
+from alignshift import registry
+from alignshift.models.fetch import read_manifest
+from alignshift.models.spec import ModelLoadError
+from alignshift.yaml_files import YamlFileError, read_yaml
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"models:\n  a: {id: x\n", "line 3, column 1: expected ',' or '}', but got '<stream end>' "
+                                 "(while parsing a flow mapping that opened on line 2)"),
+    (b"a: 1\n\tb: 2\n", "line 2, column 1: found character '\\t' that cannot start any token "
+                           "(while scanning for the next token)"),
+    (b"a: 1\nb: caf\xe9\n", "line 2: not UTF-8 (invalid continuation byte); save it as UTF-8"),
+])
+def test_a_broken_yaml_file_is_named_with_its_line(tmp_path, text, message):
+    path = tmp_path / "recipe.yaml"
+    path.write_bytes(text)
+    with pytest.raises(YamlFileError) as err:
+        read_yaml(path, "recipe")
+    assert str(err.value) == f"recipe {path}, {message}"
+    # as a run's recipe
+    with pytest.raises(YamlFileError, match=f"^recipe {path}, line"):
+        registry.recipe({"recipe": str(path)})
+
+
+@pytest.mark.parametrize("text", ['{"path": "/m", "revis', "", "[1, 2]", '{"revision": "x"}'])
+def test_a_garbled_manifest_names_its_file_and_how_to_fetch_again(tmp_path, text):
+    path = tmp_path / "manifest.json"
+    path.write_text(text)
+    with pytest.raises(ModelLoadError) as err:
+        read_manifest(path)
+    assert str(err.value).startswith(f"{path}: unreadable model manifest (")
+    assert "written by rule fetch_model" in str(err.value) and f"rm {path}" in str(err.value)
