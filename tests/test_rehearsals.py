@@ -142,11 +142,12 @@ def rehearsed_global_representation(tmp_path_factory, conda_envs):
     """The study as its header says to run it, with --use-conda (CFMatch's environment),
     in the session's shared conda environments. This machine cannot reach GitHub for the
     paper's CFMatch classifier: a third file names a classifier trained in the cfmatch
-    environment, under a commit of its own (the paper's commit's checksums would refuse it)."""
+    environment, under a commit of its own (the paper's commit's checksums would refuse it; not a periodic
+    string such as 40 zeros, which Snakemake refuses as a wildcard value)."""
     workdir = rehearsal_workdir(tmp_path_factory.mktemp("rehearsal") / "global-representation")
     offline = workdir / "cfmatch-offline.yaml"
     offline.write_text(yaml.safe_dump({"probes": {"extractive_qa": {"cfmatch": {
-        "classifier": str(conda_envs["classifier"]), "commit": "0" * 40}}}}))
+        "classifier": str(conda_envs["classifier"]), "commit": "5d1f0c2a9b8e7d6c5b4a39281706f5e4d3c2b1a0"}}}}))
     rehearse(workdir, "global-representation", "--use-conda", "--conda-prefix", str(conda_envs["prefix"]),
              more_config=[offline], env=conda_envs["env"])
     return workdir

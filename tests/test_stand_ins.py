@@ -36,6 +36,15 @@ def test_every_family_builds_loads_and_records_its_source(built):
         assert ("pytorch_model.bin" in files) == pickled and ("model.safetensors" in files) != pickled, name
 
 
+def test_the_lm_head_is_tied_only_where_the_real_family_ties_it(built):
+    # Gemma and SmolLM2 tie their LM head to the input embeddings; the 7-9B Llama, Mistral,
+    # Qwen, Yi, Baichuan, GLM and OLMo models do not, and PoliTune trains a LoRA on theirs
+    tied = {name for name, (_, lm) in built.items()
+            if lm.model.get_output_embeddings() is not None
+            and lm.model.get_output_embeddings().weight.data_ptr() == lm.model.get_input_embeddings().weight.data_ptr()}
+    assert tied == {"gemma", "smollm2"}
+
+
 def test_a_rebuild_is_the_same_revision_and_each_model_its_own_weights(built, tmp_path):
     manifest = fetch(ModelSpec(name="glm-4", id="stand-in:glm-4"), tmp_path / "again")
     assert manifest["revision"] == built["glm-4"][0]["revision"]

@@ -79,9 +79,11 @@ def tiny_model(out_dir: str | Path, data_dir: str | Path, seed: int = 0, config:
 # --- stand-ins of the seed studies' model families (rehearsals) -------------------------
 
 STAND_IN = "stand-in:"
-# the tiny size every family is built at (a family's `architecture` may add or override)
+# the tiny size every family is built at (a family's `architecture` may add or override);
+# the LM head untied from the input embeddings, as in the 7-9B models the studies run (a
+# family that ties them says so: a LoRA adapter on lm_head is refused for it)
 TINY = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "max_position_embeddings": 4096, "tie_word_embeddings": True}
+        "num_key_value_heads": 2, "max_position_embeddings": 4096, "tie_word_embeddings": False}
 
 
 def families() -> dict:
