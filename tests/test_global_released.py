@@ -290,7 +290,7 @@ RELEASED_STUDY = STUDIES / "global-representation-released.yaml"
 
 def test_released_study_plans_offline_with_nothing_fetched_or_evaluated():
     counts = plan_study(RELEASED_STUDY)
-    assert counts["released_scores"] == 14 * 5  # every model x probe
+    assert counts["released_scores"] == 14  # one job per model (evaluation.job_per: model), every probe
     assert counts["reference_orders_country_rank"] == 1 and counts["cfmatch"] == 14
     assert "evaluate" not in counts and "fetch_model" not in counts
 

@@ -94,11 +94,12 @@ def check(recipe: dict, where: str) -> None:
     config = _config_class(method)
     training = dict(recipe.get("training") or {})
     lora = dict(recipe.get("lora") or {})
+    # the step count is planning's (`planning.step_settings`: null with `epochs`, planned
+    # from the data); a placeholder stands in for it
+    training.pop("max_steps", None)
     _check_fields("training", training, config, where)
     _check_fields("lora", lora, LoraConfig, where)
-    # what the classes check themselves (choices, combinations); steps are planning's
-    # (`planning.step_settings`), so a placeholder stands in for a data-planned count
-    training["max_steps"] = training.get("max_steps") or 1
+    training["max_steps"] = 1
     try:
         with warnings.catch_warnings():  # deprecation notices belong to the training job's log
             warnings.simplefilter("ignore")

@@ -16,9 +16,20 @@ for _model in RELEASED:
 
 
 def released_inputs(wildcards):
-    """The study's prepared datasets a probe's converter reads (e.g. `countries`: the
-    ranking is among the study's countries)."""
-    return {name: dataset_path(name) for name in released_outputs.needs(config.get("released"), wildcards.probe)}
+    """The study's prepared datasets the job's probes' converters read (e.g. `countries`:
+    the ranking is among the study's countries)."""
+    names = {name for probe in evaluated_probes(wildcards)
+             for name in released_outputs.needs(config.get("released"), probe)}
+    return {name: dataset_path(name) for name in sorted(names)}
+
+
+def released_outputs_of():
+    """Like evaluation (`evaluation.job_per`): all of a model's probe tables in one job
+    (one job per model: a study of 14 released models and 6 probes is 14 jobs, not 84), or
+    one probe's per job."""
+    if EVAL_PER_MODEL:
+        return {probe: f"results/scores/{{model}}/{probe}.parquet" for probe in PROBES}
+    return {"scores": "results/scores/{model}/{probe}.parquet"}
 
 
 rule released_scores:
@@ -27,15 +38,15 @@ rule released_scores:
     input:
         unpack(released_inputs),
     output:
-        "results/scores/{model}/{probe}.parquet",
+        **released_outputs_of(),
     params:
         entry=lambda w: REGISTRY[w.model].released,
         source=RELEASED_SOURCE,
-        spec=lambda w: PROBE_SPECS[w.probe],
+        specs=lambda w: {probe: PROBE_SPECS[probe] for probe in evaluated_probes(w)},
     log:
-        "results/logs/released_scores/{model}/{probe}.log",
+        f"results/logs/released_scores/{EVAL_JOB}.log",
     benchmark:
-        "results/benchmarks/released_scores/{model}/{probe}.tsv"
+        f"results/benchmarks/released_scores/{EVAL_JOB}.tsv"
     # downloads the released files (seconds to convert): where the internet is
     localrule: True
     resources:
