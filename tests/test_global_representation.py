@@ -1,6 +1,6 @@
 """The global-representation study: loaders on fixtures in the datasets' real formats,
 the probes' metrics against hand-computed values, the reward model's strict loading,
-the full-scale config's offline plan, and the whole DAG on tiny stand-ins."""
+the full-scale config's offline plan (the whole DAG on stand-ins: its rehearsal, tests/test_rehearsals.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from alignshift.probes import resolve_spec
 from alignshift.probes.dialect_intent import items as dialect_intent
 from alignshift.probes.extractive_qa import items as extractive_qa
 from alignshift.probes.opinions import items as opinions
-from conftest import STUDIES, assert_figures_built, model_table, plan_study, read_metrics, run_snakemake, write_config
+from conftest import STUDIES, model_table, plan_study
 from global_fixtures import SEVEN, selections, write_all, write_global_opinions, write_md3
-from recorded_prompts import check_recorded_prompts, recorded
 
 STUDY = STUDIES / "global-representation.yaml"
 
@@ -206,138 +205,4 @@ def test_full_study_plans_offline():
     assert study["models"]["starling-rm-7b-alpha"]["kind"] == "reward_model"
 
 
-FAMILY = {"llama-2-7b": "llama", "llama-2-7b-chat": "llama", "tulu-2-7b": "llama", "tulu-2-dpo-7b": "llama",
-          "yi-6b": "llama", "yi-6b-chat": "llama", "mistral-7b": "mistral", "mistral-7b-sft-beta": "mistral",
-          "zephyr-7b-beta": "mistral", "openchat-3.5": "mistral", "starling-lm-7b-alpha": "mistral",
-          "qwen1.5-7b": "qwen2", "qwen1.5-7b-chat": "qwen2", "starling-rm-7b-alpha": "reward"}
-FIGURES = ["country_rewards", "dialect_accuracy", "multilingual_change", "opinion_similarity",
-           "country_rank_correlation", "country_rank_map"]
-
-
-@pytest.fixture(scope="module")
-def study(tiny_model_dir, tmp_path_factory):
-    from global_fixtures import TINY_MISTRAL, TINY_QWEN2, tiny_family, tiny_reward_model
-
-    from alignshift.stand_ins import TINY_LLAMA
-
-    root = tmp_path_factory.mktemp("global")
-    shapes = {"llama": TINY_LLAMA, "mistral": TINY_MISTRAL, "qwen2": TINY_QWEN2}
-    cfg = yaml.safe_load(STUDY.read_text())
-    assert set(cfg["models"]) == set(FAMILY)
-    for seed, (name, entry) in enumerate(cfg["models"].items()):
-        # same registry and lineage; each model its own tiny random weights of its family's architecture
-        out = root / "models" / name
-        entry["id"] = str(tiny_reward_model(out, tiny_model_dir, layout="starling", seed=seed)
-                          if FAMILY[name] == "reward" else tiny_family(out, tiny_model_dir, shapes[FAMILY[name]], seed))
-    cfg["datasets"] = write_all(root / "data")
-    cfg["threads"] = {"finetune": 1, "evaluate": 1}
-    # fewer questions and countries, the study's prompts (templates, prefix join, article)
-    cfg["probes"]["country_rank"].update(max_questions=3, max_countries=5)
-    # CFMatch needs --use-conda (envs/cfmatch.yaml): tests/test_cfmatch.py
-    cfg["probes"]["extractive_qa"].update(max_new_tokens=8, cfmatch={"enabled": False})
-    result = run_snakemake(root, "--cores", "2", configfile=write_config(root, cfg))
-    assert result.returncode == 0, result.stderr[-6000:]
-    return root
-
-
-def test_every_figure_is_built(study):
-    assert_figures_built(study, FIGURES)
-
-
-def test_opinion_similarities_match_the_scores(study):
-    table = read_metrics(study, "opinions")
-    assert set(table.model) == set(FAMILY) - {"starling-rm-7b-alpha"}
-    assert (table.n_questions == 2).all()  # the 7-country filter keeps 2 of 3 questions
-    scores = pd.read_parquet(study / "results" / "scores" / "zephyr-7b-beta" / "opinions.parquet")
-    expected = []
-    for item, group in scores.groupby("item"):
-        # the paper's statistic: exp(-mean NLL per token), renormalised over the options
-        p = np.exp(group.sort_values("candidate").logprob_mean.to_numpy())
-        dists = json.loads(group.distributions.iloc[0])
-        expected.append({c: opinions_analysis.similarity(p / p.sum(), d) for c, d in dists.items()})
-    expected = pd.DataFrame(expected).mean()
-    row = table[table.model == "zephyr-7b-beta"].set_index("country")
-    assert row.similarity.to_dict() == pytest.approx(expected.to_dict())
-    assert row.loc["Jordan", "minus_ref"] == pytest.approx(expected["Jordan"] - expected["United States"])
-    assert row.loc["Jordan", "baseline"] == "mistral-7b-sft-beta"
-    parent = table[table.model == "mistral-7b-sft-beta"].set_index("country")
-    change = row.loc["Jordan", "minus_ref"] - parent.loc["Jordan", "minus_ref"]
-    assert row.loc["Jordan", "delta"] == pytest.approx(change) and abs(change) > 1e-6
-
-
-def test_reward_model_scores_country_rank_and_where_from(study):
-    where = read_metrics(study, "where_from")
-    rm = where[where.model == "starling-rm-7b-alpha"]
-    assert (rm.measure == "reward").all() and len(rm) == 5 and rm.value.nunique() == 5
-    assert (where[where.model != "starling-rm-7b-alpha"].measure == "logprob_sum").all()
-    corr = read_metrics(study, "country_rank_correlation")
-    assert "starling-rm-7b-alpha" in set(corr.model_a)
-    diag = corr[corr.model_a == corr.model_b]
-    assert np.allclose(diag.rho, 1.0)
-    ranks = read_metrics(study, "country_rank")
-    rm_ranks = ranks[ranks.model == "starling-rm-7b-alpha"]
-    # 5 countries ranked per question: mean ranks average to 3
-    assert rm_ranks.mean_rank.mean() == pytest.approx(3.0)
-
-
-def test_multilingual_and_dialect_metrics_match_the_scores(study):
-    qa = read_metrics(study, "extractive_qa")
-    scores = pd.read_parquet(study / "results" / "scores" / "tulu-2-7b" / "extractive_qa.parquet")
-    f1 = [extractive_qa.f1(a, list(g)) for a, g in zip(scores.answer, scores.gold)]
-    assert set(qa.measure) == {"f1"}  # CFMatch is off in this DAG (tests/test_cfmatch.py)
-    row = qa[(qa.model == "tulu-2-7b") & (qa.language == "english")].iloc[0]
-    assert row.value == pytest.approx(np.mean([f for f, l in zip(f1, scores.language) if l == "english"]))
-    assert row.base_model == "llama-2-7b"
-    mcqa = read_metrics(study, "mcqa")
-    assert set(mcqa.language) == {"eng_Latn", "ind_Latn"} and (mcqa.n_items == 2).all()
-    base = mcqa[mcqa.model == "llama-2-7b"].set_index("language").accuracy
-    chat = mcqa[mcqa.model == "llama-2-7b-chat"].set_index("language")
-    assert (chat.delta_base == chat.accuracy - base.reindex(chat.index)).all()
-    dialect = read_metrics(study, "dialect_intent").set_index(["model", "dialect"])
-    assert dialect.loc[("yi-6b", "en_us"), "n_items"] == 2  # us_g1 and us_g4 survive the filter
-    assert dialect.accuracy.between(0, 1).all()
-    assert dialect.p_adjusted.dropna().ge(dialect.p_value.dropna()).all()
-
-
-def test_recorded_prompts_of_likelihood_generation_and_reward(study):
-    from alignshift.provenance import read_provenance, stable_hash
-
-    # 14 models x 6 probes (the reward model's table of a probe it cannot score is empty)
-    assert check_recorded_prompts(study) == 14 * 6
-    cfg = yaml.safe_load((study / "config.yaml").read_text())
-    spec = {probe: resolve_spec(probe, cfg["probes"][probe]) for probe in cfg["probes"]}
-
-    def scored(model, probe):
-        """Each score row with the text of the prompt it was scored on."""
-        prompts = recorded(study, model, probe).set_index("prompt_hash")["prompt"]
-        scores = pd.read_parquet(study / "results" / "scores" / model / f"{probe}.parquet")
-        return scores.assign(prompt=prompts.loc[scores["prompt_hash"]].to_numpy())
-
-    # reward: the whole text in the reward format
-    where = scored("starling-rm-7b-alpha", "where_from")
-    assert len(where) == 5 and where["prompt"].tolist() == [
-        spec["where_from"]["reward_format"].format(question="Where are you from?", response=f"I am from {c}.")
-        for c in where["candidate"]]
-    assert read_provenance(study / "results" / "prompts" / "starling-rm-7b-alpha" / "where_from.parquet")[
-        "prompts"]["scoring_path"] == "reward"
-    # generation: the released MD3 prompt around each game's transcript, plain text
-    games = pd.read_parquet(study / "results" / "data" / "md3.parquet").set_index("id")["transcript"]
-    dialect = scored("yi-6b", "dialect_intent")
-    assert dialect["prompt"].tolist() == [spec["dialect_intent"]["prompt"].format(transcript=games[i])
-                                          for i in dialect["item"]]
-    # likelihood: the template the released run applied (a Jinja override), or plain text
-    template = spec["country_rank"]["chat_template"]["qwen1.5-7b-chat"]
-    meta = read_provenance(study / "results" / "prompts" / "qwen1.5-7b-chat" / "country_rank.parquet")["prompts"]
-    assert meta["chat_template_applied"] and meta["chat_template_hash"] == stable_hash(template)
-    assert recorded(study, "qwen1.5-7b-chat", "country_rank")["prompt"].str.startswith(
-        "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\n").all()
-    ranks = scored("mistral-7b", "country_rank")
-    questions = pd.read_parquet(study / "results" / "data" / "country_questions.parquet").set_index("id")
-    for row in ranks.drop_duplicates("item").itertuples():
-        question, template = questions.loc[row.item, ["question", "template"]]
-        assert row.prompt == (question + " " + template.partition("{country}")[0]).strip()
-    # no prompt of the paper's probes ends its question with the project's "\nAnswer:" cue
-    # (where_from keeps it for language models, which the paper asked only through the reward model)
-    for path in (study / "results" / "prompts").rglob("*.parquet"):
-        if path.stem != "where_from":
-            assert not pd.read_parquet(path)["prompt"].str.contains("\nAnswer:", regex=False).any(), path
+# the whole study on stand-ins of its model families: its rehearsal (tests/test_rehearsals.py)

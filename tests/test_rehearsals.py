@@ -135,6 +135,78 @@ def test_geopolitics_rehearsal_prompts_carry_the_papers_prefills(rehearsed_geopo
             assert text.endswith(cue[language]), (model, language, text[-40:])
 
 
+def test_geopolitics_rehearsal_shift_is_chat_minus_base_favourability(rehearsed_geopolitics):
+    workdir = rehearsed_geopolitics
+    fav = read_metrics(workdir, "country_pairs").set_index(["model", "country", "language"])
+    shift = read_metrics(workdir, "country_pairs_shift")
+    unfiltered = shift[shift["filter"] == "none"]
+    # 7 labs x the bank's countries x (all + 3 languages)
+    assert len(unfiltered) == 7 * unfiltered["country"].nunique() * 4 and unfiltered["lab"].nunique() == 7
+    for row in unfiltered.itertuples():
+        chat, base = fav.loc[(row.model, row.country, row.language)], fav.loc[(row.base, row.country, row.language)]
+        assert row.base_favourability == pytest.approx(base.favourability, abs=1e-9)
+        assert row.chat_favourability == pytest.approx(chat.favourability, abs=1e-9)
+        assert row.shift == pytest.approx(chat.favourability - base.favourability, abs=1e-9)
+        assert row.shift == pytest.approx(chat.delta, abs=1e-9)  # the probe's own paired delta agrees
+        assert row.shift_ci_low <= row.shift <= row.shift_ci_high
+        assert row.n_items == base.n_items
+
+
+def raw_item_score(scores: pd.DataFrame, item: str) -> float:
+    """The item's score straight from the score table: per prompt, log of the summed
+    probability of x's letter forms minus y's, averaged over the four prompts."""
+    import numpy as np
+
+    rows = scores[scores["item"] == item]
+    x, y = rows["x"].iloc[0], rows["y"].iloc[0]
+    per_prompt = []
+    for _, prompt in rows.groupby("variant"):
+        lx = np.logaddexp.reduce(prompt.loc[prompt["country"] == x, "logprob_sum"].to_numpy())
+        ly = np.logaddexp.reduce(prompt.loc[prompt["country"] == y, "logprob_sum"].to_numpy())
+        per_prompt.append(lx - ly)
+    assert len(per_prompt) == 4
+    return float(np.mean(per_prompt)) * (-1 if rows["question"].iloc[0] == "less" else 1)
+
+
+def test_geopolitics_rehearsal_tables_are_the_papers_statistics_of_the_scores(rehearsed_geopolitics):
+    import numpy as np
+    import scipy.stats as st
+
+    from alignshift import stats
+    from alignshift.probes import resolve_spec
+    from alignshift.probes.country_pairs import metrics as cp
+
+    workdir = rehearsed_geopolitics
+    studied, _ = merged_config("geopolitics")
+    # a pair's log-odds: the mean over its "more justifiably" items of the four prompts' log-odds
+    pairs = read_metrics(workdir, "country_pairs_pairs").set_index(["filter", "model", "language", "country", "opponent"])
+    scores = pd.read_parquet(workdir / "results" / "scores" / "qwen2.5-7b" / "country_pairs.parquet")
+    usa_china = scores[(scores["x"] == "USA") & (scores["y"] == "China")]
+    assert usa_china["item"].nunique() == 2 * 3 * 2  # scenarios x languages x questions
+    items = usa_china.loc[usa_china["question"] == "more", "item"].unique()
+    expected = np.mean([raw_item_score(scores, item) for item in items])
+    cell = pairs.loc[("none", "qwen2.5-7b", "all", "USA", "China")]
+    assert cell.log_odds == pytest.approx(expected, abs=1e-9)
+    assert pairs.loc[("none", "qwen2.5-7b", "all", "China", "USA")].log_odds == pytest.approx(-expected, abs=1e-9)
+    # the coherence filter, the type tests (BH within each family) and the home-country sign test
+    every = pd.concat(pd.read_parquet(p) for p in (workdir / "results" / "scores").rglob("country_pairs.parquet"))
+    spec = resolve_spec("country_pairs", studied["probes"]["country_pairs"])
+    kept = cp.kept_scenarios(cp.item_scores(every), spec)
+    shift = read_metrics(workdir, "country_pairs_shift")
+    if kept:
+        assert set(shift.loc[shift["filter"] == "consistent", "n_scenarios"]) == {len(kept)}
+    else:
+        assert (shift["filter"] != "consistent").all()
+    types = read_metrics(workdir, "country_pairs_types")
+    for _, family in types.groupby("filter"):
+        assert family["q_value"].to_numpy() == pytest.approx(stats.benjamini_hochberg(family["p_value"]), nan_ok=True)
+    assert types.loc[types["filter"] == "none", "type"].nunique() == 2
+    home = read_metrics(workdir, "country_pairs_home").set_index(["filter", "language"]).loc[("none", "all")]
+    home_shifts = shift[(shift["filter"] == "none") & shift["home"] & (shift["language"] == "all")]["shift"]
+    assert home.n == len(home_shifts) == 7 and home.n_positive == (home_shifts > 0).sum()
+    assert home.p_value == pytest.approx(st.binomtest(int(home.n_positive), 7, 0.5, alternative="greater").pvalue)
+
+
 # --- global representation (Ryan, Held, Yang 2024) ---------------------------------------
 
 @pytest.fixture(scope="module")
@@ -210,6 +282,101 @@ def test_global_representation_rehearsal_prompts_have_no_answer_cue(rehearsed_gl
     # the reward model read whole texts, Starling's format
     rm = recorded_prompts(workdir, "starling-rm-7b-alpha", "where_from")
     assert rm["prompt"].str.startswith("<s>[INST] Where are you from? </s> [/INST] I am from ").all()
+
+
+def test_global_representation_rehearsal_metrics_are_the_papers_statistics_of_the_scores(
+        rehearsed_global_representation):
+    import numpy as np
+
+    from alignshift.probes.extractive_qa import items as extractive_qa
+    from alignshift.probes.opinions import metrics as opinions_analysis
+
+    workdir = rehearsed_global_representation
+    # GlobalOpinionsQA: the paper's statistic, exp(-mean NLL per token) renormalised over the
+    # options, against each country's answer shares (1 - Jensen-Shannon distance)
+    table = read_metrics(workdir, "opinions")
+    assert (table.n_questions == 26).all()
+    scores = pd.read_parquet(workdir / "results" / "scores" / "zephyr-7b-beta" / "opinions.parquet")
+    expected = []
+    for _, group in scores.groupby("item"):
+        p = np.exp(group.sort_values("candidate").logprob_mean.to_numpy())
+        dists = json.loads(group.distributions.iloc[0])
+        expected.append({c: opinions_analysis.similarity(p / p.sum(), d) for c, d in dists.items()})
+    expected = pd.DataFrame(expected).mean()
+    row = table[table.model == "zephyr-7b-beta"].set_index("country")
+    assert row.similarity.to_dict() == pytest.approx(expected.to_dict())
+    assert row.loc["Jordan", "minus_ref"] == pytest.approx(expected["Jordan"] - expected["United States"])
+    parent = table[table.model == "mistral-7b-sft-beta"].set_index("country")
+    assert row.loc["Jordan", "baseline"] == "mistral-7b-sft-beta"
+    assert row.loc["Jordan", "delta"] == pytest.approx(row.loc["Jordan", "minus_ref"] - parent.loc["Jordan", "minus_ref"])
+    # the reward model: rewards of whole texts; its country ranks average to the middle rank
+    where = read_metrics(workdir, "where_from")
+    rm = where[where.model == "starling-rm-7b-alpha"]
+    assert (rm.measure == "reward").all() and rm.value.nunique() == len(rm) > 1
+    assert (where[where.model != "starling-rm-7b-alpha"].measure == "logprob_sum").all()
+    ranks = read_metrics(workdir, "country_rank")
+    rm_ranks = ranks[ranks.model == "starling-rm-7b-alpha"]
+    assert rm_ranks.mean_rank.mean() == pytest.approx((len(rm_ranks) + 1) / 2)
+    corr = read_metrics(workdir, "country_rank_correlation")
+    assert np.allclose(corr[corr.model_a == corr.model_b].rho, 1.0) and "starling-rm-7b-alpha" in set(corr.model_a)
+    # TyDiQA: SQuAD F1 of each answer against its gold answers, per language
+    qa = read_metrics(workdir, "extractive_qa")
+    scores = pd.read_parquet(workdir / "results" / "scores" / "tulu-2-7b" / "extractive_qa.parquet")
+    f1 = [extractive_qa.f1(a, list(g)) for a, g in zip(scores.answer, scores.gold)]
+    row = qa[(qa.model == "tulu-2-7b") & (qa.language == "english") & (qa.measure == "f1")].iloc[0]
+    assert row.value == pytest.approx(np.mean([f for f, lang in zip(f1, scores.language) if lang == "english"]))
+    assert row.base_model == "llama-2-7b"
+    # Belebele: accuracy per language, each chat model against its base
+    mcqa = read_metrics(workdir, "mcqa")
+    assert mcqa.language.nunique() == 9 and (mcqa.n_items == 3).all()
+    base = mcqa[mcqa.model == "llama-2-7b"].set_index("language").accuracy
+    chat = mcqa[mcqa.model == "llama-2-7b-chat"].set_index("language")
+    assert (chat.delta_base == chat.accuracy - base.reindex(chat.index)).all()
+    # MD3: the games the filter keeps, BH-adjusted p-values
+    dialect = read_metrics(workdir, "dialect_intent").set_index(["model", "dialect"])
+    assert dialect.loc[("yi-6b", "en_us"), "n_items"] == 4
+    assert dialect.accuracy.between(0, 1).all() and dialect.p_adjusted.dropna().ge(dialect.p_value.dropna()).all()
+
+
+def test_global_representation_rehearsal_records_the_prompts_of_every_scoring_path(rehearsed_global_representation):
+    from alignshift.probes import resolve_spec
+    from alignshift.provenance import read_provenance, stable_hash
+    from recorded_prompts import check_recorded_prompts, recorded
+
+    workdir = rehearsed_global_representation
+    studied, _ = merged_config("global-representation")
+    # 14 models x 6 probes (the reward model's table of a probe it cannot score is empty)
+    assert check_recorded_prompts(workdir) == 14 * 6
+    spec = {probe: resolve_spec(probe, studied["probes"][probe]) for probe in studied["probes"]}
+
+    def scored(model, probe):
+        prompts = recorded(workdir, model, probe).set_index("prompt_hash")["prompt"]
+        scores = pd.read_parquet(workdir / "results" / "scores" / model / f"{probe}.parquet")
+        return scores.assign(prompt=prompts.loc[scores["prompt_hash"]].to_numpy())
+
+    # reward: the whole text in the reward format
+    where = scored("starling-rm-7b-alpha", "where_from")
+    assert where["prompt"].tolist() == [
+        spec["where_from"]["reward_format"].format(question="Where are you from?", response=f"I am from {c}.")
+        for c in where["candidate"]]
+    assert read_provenance(workdir / "results" / "prompts" / "starling-rm-7b-alpha" / "where_from.parquet")[
+        "prompts"]["scoring_path"] == "reward"
+    # generation: the released MD3 prompt around each game's transcript, plain text
+    games = pd.read_parquet(workdir / "results" / "data" / "md3.parquet").set_index("id")["transcript"]
+    dialect = scored("yi-6b", "dialect_intent")
+    assert len(dialect) == 11 and dialect["prompt"].tolist() == [
+        spec["dialect_intent"]["prompt"].format(transcript=games[i]) for i in dialect["item"]]
+    # likelihood: the template the released run applied (a Jinja override), or plain text
+    template = spec["country_rank"]["chat_template"]["qwen1.5-7b-chat"]
+    meta = read_provenance(workdir / "results" / "prompts" / "qwen1.5-7b-chat" / "country_rank.parquet")["prompts"]
+    assert meta["chat_template_applied"] and meta["chat_template_hash"] == stable_hash(template)
+    assert recorded(workdir, "qwen1.5-7b-chat", "country_rank")["prompt"].str.startswith(
+        "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\n").all()
+    ranks = scored("mistral-7b", "country_rank")
+    questions = pd.read_parquet(workdir / "results" / "data" / "country_questions.parquet").set_index("id")
+    for row in ranks.drop_duplicates("item").itertuples():
+        question, template = questions.loc[row.item, ["question", "template"]]
+        assert row.prompt == (question + " " + template.partition("{country}")[0]).strip()
 
 
 # --- PoliTune (Agiza, Mostagir, Reda 2024) ------------------------------------------------
