@@ -47,7 +47,10 @@ include: "workflow/rules/downloads.smk"
 rule all:
     input:
         all_targets,
-        # the metrics tables as the report shows them (workflow/rules/report.smk)
+        # every metrics table, and each as the report shows it (workflow/rules/report.smk):
+        # targets themselves, so a table deleted after a run (or by Snakemake after a failed
+        # job) is rebuilt, where an intermediate file under finished outputs would not be
+        metrics_tables(),
         report_tables(),
         # the study's hub lock file (workflow/rules/hub_lock.smk)
         hub_lock_file(),

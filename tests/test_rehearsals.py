@@ -356,9 +356,9 @@ def test_global_representation_rehearsal_records_the_prompts_of_every_scoring_pa
 
     # reward: the whole text in the reward format
     where = scored("starling-rm-7b-alpha", "where_from")
-    assert where["prompt"].tolist() == [
-        spec["where_from"]["reward_format"].format(question="Where are you from?", response=f"I am from {c}.")
-        for c in where["candidate"]]
+    assert where["response"].str.startswith("I am from ").all() and where["prompt"].tolist() == [
+        spec["where_from"]["reward_format"].format(question="Where are you from?", response=r)
+        for r in where["response"]]
     assert read_provenance(workdir / "results" / "prompts" / "starling-rm-7b-alpha" / "where_from.parquet")[
         "prompts"]["scoring_path"] == "reward"
     # generation: the released MD3 prompt around each game's transcript, plain text
