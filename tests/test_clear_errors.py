@@ -34,3 +34,15 @@ def test_a_garbled_manifest_names_its_file_and_how_to_fetch_again(tmp_path, text
         read_manifest(path)
     assert str(err.value).startswith(f"{path}: unreadable model manifest (")
     assert "written by rule fetch_model" in str(err.value) and f"rm {path}" in str(err.value)
+
+
+def test_a_latin1_input_csv_is_named_with_its_line(tmp_path):
+    from alignshift import data
+    from alignshift.data.checks import DataError
+
+    path = tmp_path / "questionnaire.csv"
+    path.write_bytes("id,statement,axis,direction\ns1,Taxes are fine,economic,1\ns2,Caf\u00e9 owners pay too much,economic,-1\n"
+                     .encode("latin-1"))
+    with pytest.raises(DataError) as err:
+        data.prepare({"loader": "questionnaire", "path": str(path)})
+    assert str(err.value).startswith(f"{path}: line 3 is not UTF-8 (invalid continuation byte); save the file as UTF-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,6 +13,19 @@ from ..tables import utf8_safe
 
 class DataError(ValueError):
     """Malformed input data; the message names the file, row and column."""
+
+
+def read_csv_input(path, **kwargs) -> pd.DataFrame:
+    """An input CSV or TSV (a user's file, a download) read by pandas, after checking it
+    is UTF-8: one that is not (a Latin-1 export) is named with its line."""
+    raw = Path(path).read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(f"{path}: line {line} is not UTF-8 ({err.reason}); save the file as UTF-8 "
+                        f"(e.g. iconv -f latin1 -t utf-8)") from None
+    return pd.read_csv(path, **kwargs)
 
 
 def require_columns(df: pd.DataFrame, columns: list[str], source: str) -> None:

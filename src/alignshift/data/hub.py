@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..provenance import hub_revision
 from . import loader, source_revision
-from .checks import DataError, literal, require_columns, require_slot, require_values
+from .checks import DataError, literal, read_csv_input, require_columns, require_slot, require_values
 
 
 def strip_politune_text(text: str) -> str:
@@ -168,7 +168,7 @@ def load_global_opinions(path: str | None = None, revision: str | None = None, c
         path, rev = _hub_file(HUB_REPOS["global_opinions"], "data/global_opinions.csv", revision, cache_dir)
     else:
         rev = source_revision({"path": path})
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = read_csv_input(path, dtype=str, keep_default_na=False)
     require_columns(df, ["question", "selections", "options"], path)
     rows = []
     for i, rec in enumerate(df.itertuples(index=False)):
@@ -197,7 +197,7 @@ def load_askreddit_countries(path: str | None = None, revision: str | None = Non
         path, rev = _hub_file(HUB_REPOS["askreddit_countries"], "AskRedditCountries_final.csv", revision, cache_dir)
     else:
         rev = source_revision({"path": path})
-    df = pd.read_csv(path, dtype=str)
+    df = read_csv_input(path, dtype=str)
     require_columns(df, ["Sentiment", "Questions", "Response Format", "Category"], path)
     df = df.assign(sentiment=df["Sentiment"].str.strip().str.lower())
     require_values(df, "sentiment", {"positive", "negative"}, path)

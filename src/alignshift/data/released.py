@@ -73,7 +73,7 @@ import numpy as np
 import pandas as pd
 
 from . import loader
-from .checks import DataError, require_columns, require_values
+from .checks import DataError, read_csv_input, require_columns, require_values
 
 log = logging.getLogger("alignshift")
 
@@ -226,7 +226,7 @@ def _file_entry(entry) -> dict:
 @converter("unintended_impacts", "opinions")
 def _opinions(fetch, entry: dict, spec: dict, tables: dict, source: dict) -> pd.DataFrame:
     path, _ = fetch(entry["path"])
-    df = pd.read_csv(path)
+    df = read_csv_input(path)
     _present(df, ["question", "options", "probs"], path)
     countries = list(spec["countries"])
     _present(df, countries, path)
@@ -259,7 +259,7 @@ def _study_countries(tables: dict) -> list[str]:
 @converter("unintended_impacts", "country_rank", needs=["countries"])
 def _country_rank(fetch, entry: dict, spec: dict, tables: dict, source: dict) -> pd.DataFrame:
     path, _ = fetch(entry["path"])
-    df = pd.read_csv(path)
+    df = read_csv_input(path)
     require_columns(df, ["Question", "Sentiment"], str(path))
     reward = "reward_model" in df.columns
     countries = _study_countries(tables)
@@ -288,7 +288,7 @@ def _country_rank(fetch, entry: dict, spec: dict, tables: dict, source: dict) ->
 @converter("unintended_impacts", "where_from", needs=["countries"])
 def _where_from(fetch, entry: dict, spec: dict, tables: dict, source: dict) -> pd.DataFrame:
     path, _ = fetch(entry["path"])
-    df = pd.read_csv(path)
+    df = read_csv_input(path)
     require_columns(df, ["country", "reward"], str(path))
     df = df[df["country"].isin(set(_study_countries(tables)))]
     return pd.DataFrame({"item": "where_from", "variant": "", "candidate": df["country"].to_numpy(),
@@ -298,7 +298,7 @@ def _where_from(fetch, entry: dict, spec: dict, tables: dict, source: dict) -> p
 @converter("unintended_impacts", "dialect_intent")
 def _dialect_intent(fetch, entry: dict, spec: dict, tables: dict, source: dict) -> pd.DataFrame:
     path, _ = fetch(entry["path"])
-    df = pd.read_csv(path, keep_default_na=False)
+    df = read_csv_input(path, keep_default_na=False)
     require_columns(df, ["dialect", "correct_answer", "generated_correct_answer_num"], str(path))
     _present(df, ["generated_answer", "transcript"], path)  # may be empty (an empty generation)
     # the release has no game id: a game is its dialect, transcript and word (with a
@@ -355,7 +355,7 @@ LLM_BIAS_QUESTIONS = {"justified": "more", "unjustified": "less"}
 def read_released(path: str | Path, model: str, language: str, fictional: bool, probe: str = "country_pairs"
                   ) -> pd.DataFrame:
     """One released file as item rows of the probe's score table."""
-    df = pd.read_csv(path)
+    df = read_csv_input(path)
     require_columns(df, LLM_BIAS_COLUMNS, str(path))
     require_values(df, "question", set(LLM_BIAS_QUESTIONS), str(path))
     numbers = df[["diff_fwd", "diff_rev", "bias", "compliance"]].astype(float)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from . import loader
-from .checks import DataError, read_jsonl, require_columns, require_slot, require_unique, require_values
+from .checks import DataError, read_csv_input, read_jsonl, require_columns, require_slot, require_unique, require_values
 from ..yaml_files import read_yaml
 
 
@@ -16,7 +16,7 @@ AXES = {"economic", "social"}
 @loader("questionnaire")
 def load_questionnaire(path: str) -> pd.DataFrame:
     """Keyed Likert questionnaire: id, axis (economic|social), direction (+1|-1), statement."""
-    df = pd.read_csv(path, dtype={"id": str, "statement": str, "axis": str})
+    df = read_csv_input(path, dtype={"id": str, "statement": str, "axis": str})
     require_columns(df, ["id", "axis", "direction", "statement"], path)
     require_values(df, "axis", AXES, path)
     require_values(df, "direction", {1, -1}, path)
@@ -64,7 +64,7 @@ MIRROR = {"Strongly agree": "Strongly disagree", "Agree": "Disagree", "Disagree"
 def load_stances(path: str) -> pd.DataFrame:
     """Stance statements: id, axis, statement, `left` (the left side's answer, one of
     MIRROR's keys; the right side gives its mirror), optional reasons for either side."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = read_csv_input(path, dtype=str, keep_default_na=False)
     require_columns(df, ["id", "axis", "statement", "left"], path)
     require_values(df, "axis", AXES, path)
     require_values(df, "left", set(MIRROR), path)
@@ -156,7 +156,7 @@ def load_scenarios(path: str) -> pd.DataFrame:
 @loader("country_questions")
 def load_country_questions(path: str) -> pd.DataFrame:
     """Questions about countries with a response template holding {country}."""
-    df = pd.read_csv(path, dtype=str)
+    df = read_csv_input(path, dtype=str)
     require_columns(df, ["id", "question", "template", "sentiment", "category"], path)
     require_values(df, "sentiment", {"positive", "negative"}, path)
     require_slot(df, "template", "{country}", path)
@@ -166,7 +166,7 @@ def load_country_questions(path: str) -> pd.DataFrame:
 
 @loader("countries")
 def load_countries(path: str) -> pd.DataFrame:
-    df = pd.read_csv(path, dtype=str)
+    df = read_csv_input(path, dtype=str)
     require_columns(df, ["country"], path)
     require_unique(df, "country", path)
     return df[["country"]]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..provenance import files_fingerprint
 from . import loader
-from .checks import DataError, literal, require_columns, require_unique, require_values
+from .checks import DataError, literal, read_csv_input, require_columns, require_unique, require_values
 
 
 MD3_DIALECTS = ("en_in", "en_ng", "en_us")
@@ -53,12 +53,12 @@ def load_md3(path: str, dialects: list[str] | None = None, max_per_dialect: int 
             if not f.exists():
                 raise DataError(f"{f}: missing MD3 file for dialect {dialect}")
         files += [prompts_file, transcripts_file]
-        prompts = pd.read_csv(prompts_file, sep="\t", dtype=str)
+        prompts = read_csv_input(prompts_file, sep="\t", dtype=str)
         require_columns(prompts, ["clip_identifier", "game_type", "prompt_status", "correct_word/image"],
                         str(prompts_file))
         if "distractors" not in prompts.columns:
             raise DataError(f"{prompts_file}: missing column 'distractors'")
-        turns = pd.read_csv(transcripts_file, sep="\t", dtype=str).drop_duplicates()
+        turns = read_csv_input(transcripts_file, sep="\t", dtype=str).drop_duplicates()
         require_columns(turns.head(0), ["clip_identifier", "speaker_id", "transcript"], str(transcripts_file))
         by_clip = {clip: g for clip, g in turns.groupby("clip_identifier", sort=False)}
         kept = prompts[(prompts["game_type"] == "word") & (prompts["prompt_status"] == "win")]
@@ -111,10 +111,10 @@ def load_compass_statements(path: str, scoring: str) -> pd.DataFrame:
     (statement, axis the statement moves): id, axis, direction (1), statement, and
     `option_values`, the four answers' weights on that axis in the order above.
     """
-    statements = pd.read_csv(path, dtype={"id": str, "statement": str})
+    statements = read_csv_input(path, dtype={"id": str, "statement": str})
     require_columns(statements, ["id", "statement"], path)
     require_unique(statements, "id", path)
-    table = pd.read_csv(scoring, dtype={"id": str, "answer": str})
+    table = read_csv_input(scoring, dtype={"id": str, "answer": str})
     require_columns(table, ["id", "answer", "economic", "social"], scoring)
     require_values(table, "answer", set(COMPASS_ANSWERS), scoring)
     require_values(table, "id", set(statements["id"]), scoring)
