@@ -40,6 +40,31 @@ def run(setup, work, steps=(2, 4), recipe=RECIPE):
                           work_dir=work, out_dir=work / "adapters", steps=list(steps), data_revision="test")
 
 
+ORIGINAL_TRAINING_STEP = transformers.Trainer.training_step
+
+
+def kill_during_step_3(monkeypatch) -> None:
+    """The trainer dies in the middle of step 3, after step 2's checkpoint is on disk."""
+    def dies_at_step_3(self, *args, **kwargs):
+        if self.state.global_step == 2:
+            raise KeyboardInterrupt("killed")
+        return ORIGINAL_TRAINING_STEP(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", dies_at_step_3)
+
+
+def count_steps(monkeypatch) -> list[int]:
+    """The steps the trainer trains from now on, appended as each starts."""
+    trained = []
+
+    def counted(self, *args, **kwargs):
+        trained.append(self.state.global_step + 1)
+        return ORIGINAL_TRAINING_STEP(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", counted)
+    return trained
+
+
 def adapter(path):
     return load_file(str(path / "adapter_model.safetensors"))
 
@@ -53,23 +78,10 @@ def test_killed_run_resumes_to_the_uninterrupted_adapter(setup, tmp_path, monkey
     assert {p.name for p in (tmp_path / "whole" / "adapters").iterdir()} == {"step-2", "step-4"}
 
     # kill the second run in the middle of step 3, after step 2's checkpoint is on disk
-    original = transformers.Trainer.training_step
-
-    def dies_at_step_3(self, *args, **kwargs):
-        if self.state.global_step == 2:
-            raise KeyboardInterrupt("killed")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(transformers.Trainer, "training_step", dies_at_step_3)
+    kill_during_step_3(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run(setup, tmp_path / "killed", recipe=recipe)
-    trained = []
-
-    def counted(self, *args, **kwargs):
-        trained.append(self.state.global_step + 1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(transformers.Trainer, "training_step", counted)
+    trained = count_steps(monkeypatch)
     resumed = run(setup, tmp_path / "killed", recipe=recipe)
     assert resumed["resumed_from"].endswith("checkpoint-2")
     assert trained == [3, 4]  # the resumed run trained only the steps after its last checkpoint
@@ -94,26 +106,13 @@ def uninterrupted(setup, tmp_path_factory):
 def test_a_checkpoint_missing_a_file_is_set_aside_and_the_run_resumes_from_the_one_before(
         setup, uninterrupted, tmp_path, monkeypatch, removed):
     # killed during step 3: checkpoints 1 and 2 on disk; then one of checkpoint 2's files goes
-    original = transformers.Trainer.training_step
-
-    def dies_at_step_3(self, *args, **kwargs):
-        if self.state.global_step == 2:
-            raise KeyboardInterrupt("killed")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(transformers.Trainer, "training_step", dies_at_step_3)
+    kill_during_step_3(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run(setup, tmp_path, steps=(1, 2, 4))
     state = next(tmp_path.glob("state-*"))
     assert json.loads((state / "checkpoint-2" / "complete.json").read_text())["files"]["optimizer.pt"] > 0
     (state / "checkpoint-2" / removed).unlink()
-    trained = []
-
-    def counted(self, *args, **kwargs):
-        trained.append(self.state.global_step + 1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(transformers.Trainer, "training_step", counted)
+    trained = count_steps(monkeypatch)
     resumed = run(setup, tmp_path, steps=(1, 2, 4))
     # not resumed from the partial checkpoint (a fresh optimizer or schedule would train other
     # adapters, exit 0): from checkpoint 1, to the uninterrupted run's adapters

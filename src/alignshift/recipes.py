@@ -68,16 +68,17 @@ def _type_name(annotation) -> str:
 
 def _check_fields(section: str, values: dict, cls, where: str) -> None:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
     for key, value in values.items():
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise RecipeError(f"{where}: {section}.{key} is not a {cls.__name__} field{hint}; {section} keys are "
                               f"{cls.__module__.split('.')[0]} {cls.__name__} fields")
-        hints = typing.get_type_hints(cls)
-        if not _fits(value, hints.get(key, fields[key].type)):
+        annotation = hints.get(key, fields[key].type)
+        if not _fits(value, annotation):
             raise RecipeError(f"{where}: {section}.{key} is {value!r} ({type(value).__name__}), but {cls.__name__} "
-                              f"takes {_type_name(hints.get(key, fields[key].type))}"
+                              f"takes {_type_name(annotation)}"
                               + (" (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) else ""))
 
 
