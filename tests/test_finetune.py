@@ -268,3 +268,15 @@ def test_prompt_sharing_leaves_to_trl_the_batches_it_cannot_share():
     assert pair_segments(ids, mask, no_answer) is None
     left_padded = (torch.tensor([[5, 6, 7, 8, 9], [0, 5, 6, 7, 4]]), torch.tensor([[1, 1, 1, 1, 1], [0, 1, 1, 1, 1]]))
     assert pair_segments(*left_padded, torch.tensor([[-100, -100, -100, 8, 9], [-100, -100, -100, -100, 4]])) is None
+
+
+def test_a_run_killed_after_its_last_checkpoint_trains_no_further_step(setup, uninterrupted, tmp_path, monkeypatch):
+    # the job died after the trainer sealed its final checkpoint, before the record was written
+    run(setup, tmp_path, steps=(1, 2, 4))
+    trained = count_steps(monkeypatch)
+    again = run(setup, tmp_path, steps=(1, 2, 4))
+    assert again["resumed_from"].endswith("checkpoint-4") and trained == [] and again["global_step"] == 4
+    for step in (1, 2, 4):
+        a, b = adapter(uninterrupted / f"step-{step}"), adapter(tmp_path / "adapters" / f"step-{step}")
+        for name in a:
+            torch.testing.assert_close(b[name], a[name], atol=1e-5, rtol=0)

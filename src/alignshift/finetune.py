@@ -426,6 +426,7 @@ def train(
                     "training still runs the planned %s steps", trainer_rows, len(stances),
                     recipe["training"]["max_steps"])
     method, seed = recipe["method"], int(recipe["training"].get("seed", 0))
+    max_steps = int(recipe["training"]["max_steps"])
     device, dtype = str(trainer.model.device), str(trainer.model.dtype).removeprefix("torch.")
 
     resume, set_aside = last_checkpoint(state_dir)
@@ -434,18 +435,26 @@ def train(
     elif set_aside:
         log.warning("no checkpoint can be resumed exactly: training starts again from step 0")
     started = time.time()
-    result = trainer.train(resume_from_checkpoint=resume)
+    if resume and int(Path(resume).name.removeprefix("checkpoint-")) == max_steps:
+        # killed after its final checkpoint: nothing left to train (transformers 5.23,
+        # resumed at max_steps, trains one step past it)
+        from transformers import TrainerState
+
+        trainer.state = TrainerState.load_from_json(str(Path(resume) / "trainer_state.json"))
+        metrics = {}
+    else:
+        metrics = trainer.train(resume_from_checkpoint=resume).metrics
     elapsed = time.time() - started
-    if trainer.state.global_step != int(recipe["training"]["max_steps"]):
+    if trainer.state.global_step != max_steps:
         raise RuntimeError(f"training stopped at step {trainer.state.global_step}, not at the planned "
-                           f"training.max_steps {recipe['training']['max_steps']}")
+                           f"training.max_steps {max_steps}")
     export_adapters(state_dir, out_dir, steps)
     record = {
         "method": method, "direction": direction, "recipe": recipe, "steps": steps, "seed": seed,
         "rows": len(stances), "trainer_rows": trainer_rows, "global_step": trainer.state.global_step,
         "device": device, "dtype": str(dtype).removeprefix("torch."), "resumed_from": resume, "set_aside": set_aside,
         "base_model": spec.name, "base_revision": manifest["revision"], "data_revision": data_revision,
-        "train_seconds": elapsed, "metrics": result.metrics, "log_history": trainer.state.log_history,
+        "train_seconds": elapsed, "metrics": metrics, "log_history": trainer.state.log_history,
         "versions": library_versions(),
     }
     return record
