@@ -197,7 +197,11 @@ def test_length_grouped_batches_pad_less_and_keep_every_row(setup, tmp_path, met
         assert lengths[order[0]] == max(lengths)  # the longest row leads, as transformers orders groups
 
 
-def test_prompt_sharing_gives_trls_log_probs_and_gradients(setup, tmp_path, monkeypatch):
+def check_prompt_sharing(setup, tmp_path, monkeypatch, *, per_token, loss_tol, grads_close) -> None:
+    """Prompt sharing on `setup`'s model (on its device, in its dtype) against trl's own
+    forward: the per-token fields within `per_token` (assert_close keywords), the DPO loss
+    within `loss_tol`, each LoRA gradient checked by `grads_close(shared, plain)`; and the
+    shared path taken for the trainer's policy and reference passes."""
     from trl import DPOTrainer
 
     from alignshift import prompt_sharing
@@ -206,7 +210,7 @@ def test_prompt_sharing_gives_trls_log_probs_and_gradients(setup, tmp_path, monk
     spec, manifest, stances = setup
     trainer = finetune.build_trainer(manifest=manifest, spec=spec, recipe=RECIPE, stances=stances, direction="left",
                                      state_dir=tmp_path)
-    batch = next(iter(trainer.get_train_dataloader()))
+    batch = {k: v.to(trainer.model.device) for k, v in next(iter(trainer.get_train_dataloader())).items()}
     inner = trainer.model.get_base_model()
     assert prompt_sharing._shareable(inner)
     labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
@@ -222,8 +226,9 @@ def test_prompt_sharing_gives_trls_log_probs_and_gradients(setup, tmp_path, monk
     assert torch.equal(shared.label_mask, plain.label_mask)
     assert int(shared.label_mask.sum()) == int(batch["completion_mask"].sum())
     for name in ("log_probs", "entropy", "mean_logits"):
-        torch.testing.assert_close(getattr(shared, name), getattr(plain, name), atol=2e-5, rtol=1e-5)
-    assert torch.equal(shared.is_top1, plain.is_top1)
+        torch.testing.assert_close(getattr(shared, name), getattr(plain, name), **per_token)
+    # the top token agrees wherever the two forwards are not a rounding apart
+    assert (shared.is_top1 == plain.is_top1).float().mean() >= (1.0 if per_token["atol"] < 1e-4 else 0.95)
 
     # the DPO loss and its gradient on every LoRA weight, trl's forward against the shared one;
     # one optimizer step first, so the policy differs from the reference (LoRA B starts at 0)
@@ -239,15 +244,23 @@ def test_prompt_sharing_gives_trls_log_probs_and_gradients(setup, tmp_path, monk
         trainer.model.zero_grad()
         loss = compute()
         loss.backward()
-        results.append((loss.detach(), {n: p.grad.clone() for n, p in trainer.model.named_parameters()
-                                         if p.requires_grad}))
+        results.append((loss.detach().float(), {n: p.grad.clone() for n, p in trainer.model.named_parameters()
+                                                if p.requires_grad}))
     (loss_plain, grads_plain), (loss_shared, grads_shared) = results
     assert len(shared_calls) == 2  # the trainer's policy and reference passes, and only those
     assert loss_plain != pytest.approx(0.6931, abs=1e-3)  # the step moved the policy off the reference
-    torch.testing.assert_close(loss_shared, loss_plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(loss_shared, loss_plain, atol=loss_tol, rtol=loss_tol)
     assert grads_shared.keys() == grads_plain.keys()
-    for name, grad in grads_plain.items():
-        torch.testing.assert_close(grads_shared[name], grad, atol=1e-5, rtol=1e-3)
+    grads_close(grads_shared, grads_plain)
+
+
+def test_prompt_sharing_gives_trls_log_probs_and_gradients(setup, tmp_path, monkeypatch):
+    def grads_close(shared, plain):
+        for name, grad in plain.items():
+            torch.testing.assert_close(shared[name], grad, atol=1e-5, rtol=1e-3)
+
+    check_prompt_sharing(setup, tmp_path, monkeypatch, per_token=dict(atol=2e-5, rtol=1e-5), loss_tol=1e-5,
+                         grads_close=grads_close)
 
 
 def test_prompt_sharing_leaves_to_trl_the_batches_it_cannot_share():
