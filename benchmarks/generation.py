@@ -18,7 +18,7 @@ from alignshift.generation import generate
 from alignshift.prompts import format_prompt
 from alignshift.models.load import load
 from alignshift.models.spec import ModelSpec
-from common import commit, device_name, n_params, peak_flops, timed
+from common import commit, device_name, forward_flops, param_counts, peak_flops, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,7 @@ def main():
     questions = [line.split(",", 2)[1] for line in (ROOT / "data/country_rank/questions.csv").read_text().splitlines()[1:]]
     prompts = [format_prompt(tok, q, chat=True) for q in (questions * 8)[: args.prompts]]
     device = next(model.parameters()).device.type
-    peak, params = peak_flops(device, args.peak_tflops), n_params(model)
+    peak, counts = peak_flops(device, args.peak_tflops), param_counts(model)
     generate(model, tok, prompts[:2], max_new_tokens=4, batch_size=2)  # warm-up
     batched, t_batched = timed(lambda: generate(model, tok, prompts, max_new_tokens=args.max_new_tokens,
                                                 batch_size=args.batch_size))
@@ -70,7 +70,8 @@ def main():
         new_tokens = n * args.max_new_tokens  # upper bound: answers may stop early at EOS
         row = {"method": method, "prompts": n, "seconds": seconds, "prompts_per_s": n / seconds,
                "new_tokens_per_s": new_tokens / seconds, "fraction_of_compute_limit":
-               2 * params * new_tokens / seconds / peak}
+               # each new token one position through body and head (the prompts' prefill left out)
+               forward_flops(counts, new_tokens, new_tokens) / seconds / peak}
         report["results"].append(row)
         print(f"{method:40s} {row['prompts_per_s']:8.2f} prompts/s  {row['new_tokens_per_s']:8.1f} new tok/s",
               flush=True)

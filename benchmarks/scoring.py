@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from alignshift.scoring import ScoreRequest, score, score_full_sequences
-from common import commit, device_name, n_params, peak_flops, timed
+from common import commit, device_name, forward_flops, param_counts, peak_flops, peak_memory_gb, timed
 
 SHAPES = {"country_rank": dict(continuations=181, prompt_tokens=48, continuation_tokens=4),
           "mcqa": dict(continuations=4, prompt_tokens=400, continuation_tokens=1)}
@@ -118,7 +118,7 @@ def main():
     ap.add_argument("--task", choices=sorted(SHAPES), nargs="+", default=sorted(SHAPES))
     ap.add_argument("--questions", type=int, default=10, help="questions for the packed scorer")
     ap.add_argument("--full-questions", type=int, default=4, help="questions for batched full sequences")
-    ap.add_argument("--brute-questions", type=int, default=1, help="questions for one forward per option")
+    ap.add_argument("--brute-questions", type=int, default=1, help="questions for one forward per option (0: not timed)")
     ap.add_argument("--batch-size", type=int, default=64, help="batch of the full-sequence method")
     ap.add_argument("--max-row-tokens", type=int, default=1024)
     ap.add_argument("--peak-tflops", type=float, default=None)
@@ -131,33 +131,44 @@ def main():
     if args.text:
         return text_main(args, model, tok, name)
     device = next(model.parameters()).device.type
-    params = n_params(model)
+    counts = param_counts(model)
     peak = peak_flops(device, args.peak_tflops)
     vocab = model.config.vocab_size
     report = {"model": name, "device": device_name(), "threads": torch.get_num_threads(), "dtype": str(next(model.parameters()).dtype),
-              "params": params, "peak_tflops": peak / 1e12, "commit": commit(), "results": []}
+              "params": counts, "peak_tflops": peak / 1e12, "commit": commit(), "results": []}
+    # method: (questions, scorer, whether each continuation is its own sequence)
     methods = {
-        "packed prefix-sharing (alignshift)": (args.questions, lambda r: score(model, tok, r, max_row_tokens=args.max_row_tokens)),
-        f"full sequences, length-sorted, batch {args.batch_size}": (args.full_questions, lambda r: score_full_sequences(model, tok, r, batch_size=args.batch_size)),
-        "one forward per option, batch 1": (args.brute_questions, lambda r: score_full_sequences(model, tok, r, batch_size=1)),
+        "packed prefix-sharing (alignshift)": (args.questions, lambda r: score(model, tok, r, max_row_tokens=args.max_row_tokens), False),
+        f"full sequences, length-sorted, batch {args.batch_size}": (args.full_questions, lambda r: score_full_sequences(model, tok, r, batch_size=args.batch_size), True),
+        "one forward per option, batch 1": (args.brute_questions, lambda r: score_full_sequences(model, tok, r, batch_size=1), True),
     }
     for task in args.task:
         shape = SHAPES[task]
         warm = make_requests(vocab, 1, **shape, seed=1)
         score(model, tok, warm, max_row_tokens=args.max_row_tokens)
-        for method, (questions, fn) in methods.items():
+        for method, (questions, fn, full) in methods.items():
+            if questions == 0:  # --brute-questions 0: not timed
+                continue
             reqs = make_requests(vocab, questions, **shape)
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
             _, seconds = timed(lambda: fn(reqs))
             items = questions * shape["continuations"]
-            useful_tokens = questions * (shape["prompt_tokens"] + shape["continuations"] * shape["continuation_tokens"])
+            prompt, cont = shape["prompt_tokens"], shape["continuation_tokens"]
+            # the packed layout computes each prompt once and projects only the positions that
+            # predict a continuation token; a full sequence computes (and projects) its prompt again
+            useful = forward_flops(counts, questions * prompt + items * cont, items * cont)
+            tokens = items * (prompt + cont) if full else questions * prompt + items * cont
+            flops = forward_flops(counts, tokens, tokens) if full else useful
             row = {"task": task, "method": method, "questions": questions, "items": items, "seconds": seconds,
-                   "items_per_s": items / seconds, "useful_tokens_per_s": useful_tokens / seconds,
-                   "fraction_of_compute_limit": 2 * params * useful_tokens / seconds / peak,
+                   "items_per_s": items / seconds, "tokens": tokens, "tokens_per_s": tokens / seconds,
+                   "mfu": flops / seconds / peak, "fraction_of_compute_limit": useful / seconds / peak,
+                   "peak_memory_gb": peak_memory_gb(),
                    f"est_seconds_{args.target_questions}_questions": seconds / questions * args.target_questions}
             report["results"].append(row)
-            print(f"{task:13s} {method:45s} {row['items_per_s']:9.1f} items/s  "
-                  f"{row['fraction_of_compute_limit']:6.1%} of limit  est. {row[f'est_seconds_{args.target_questions}_questions']:8.1f} s",
-                  flush=True)
+            print(f"{task:13s} {method:45s} {row['items_per_s']:9.1f} items/s  MFU {row['mfu']:6.1%}  "
+                  f"useful {row['fraction_of_compute_limit']:6.1%} of limit  "
+                  f"est. {row[f'est_seconds_{args.target_questions}_questions']:8.1f} s", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
 

@@ -6,7 +6,6 @@ Each skips with its reason elsewhere, before any fixture is built."""
 import importlib.util
 import json
 import math
-import os
 import subprocess
 
 import numpy as np
