@@ -258,9 +258,11 @@ def _pack_rows(segments: list[_Segment], max_row_tokens: int) -> list[list[_Segm
     return rows
 
 
-def _build_batch(rows: list[list[_Segment]], pad_id: int, dtype: torch.dtype):
+def _build_batch(rows: list[list[_Segment]], pad_id: int, dtype: torch.dtype, device=None):
     """Input ids, position ids, additive 4D mask and the (row, source, target) index of
-    every continuation token, for a batch of packed rows."""
+    every continuation token, for a batch of packed rows. The mask (rows x length x
+    length) is built on `device` from the per-token segment and branch ids, so only those
+    cross from the host, not the mask."""
     length = max(sum(s.length for s in row) for row in rows)
     batch = len(rows)
     input_ids = torch.full((batch, length), pad_id, dtype=torch.long)
@@ -295,13 +297,14 @@ def _build_batch(rows: list[list[_Segment]], pad_id: int, dtype: torch.dtype):
         # padding attends only to itself so no softmax row is empty
         pad = torch.arange(t, length)
         block[b, pad] = -1 - pad  # unique negative ids
+    block, branch = block.to(device), branch.to(device)
     q_block = block[:, :, None]
     k_block = block[:, None, :]
     q_branch = branch[:, :, None]
     k_branch = branch[:, None, :]
-    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    causal = torch.ones(length, length, dtype=torch.bool, device=block.device).tril()
     allowed = (q_block == k_block) & causal & ((k_branch == -1) | (k_branch == q_branch))
-    mask = torch.zeros(allowed.shape, dtype=dtype)
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=block.device)
     mask.masked_fill_(~allowed, torch.finfo(dtype).min)
     return (
         input_ids,
@@ -374,12 +377,14 @@ def score(
                desc=progress if isinstance(progress, str) else "scoring", disable=not progress,
                mininterval=2.0)
     i = 0
+    pending = None  # the previous forward's log-probs: read back after this batch is built,
+    # so on CUDA (asynchronous) the host builds a batch while the device computes the last
     while i < len(rows):
         longest = sum(s.length for s in rows[i])
         n = max(1, min(len(rows) - i, budget // max(longest, 1)))
         chunk = rows[i : i + n]
         try:
-            ids, pos, mask, b_idx, src, tgt, owners = _build_batch(chunk, _pad_id(tokenizer), dtype)
+            ids, pos, mask, b_idx, src, tgt, owners = _build_batch(chunk, _pad_id(tokenizer), dtype, device)
             hidden = decoder(
                 input_ids=ids.to(device),
                 position_ids=pos.to(device),
@@ -394,9 +399,13 @@ def score(
             budget = max(longest, budget // 2)
             continue
         owners_all.extend(owners)
-        logprobs_all.append(lp.double().cpu().numpy())
+        if pending is not None:
+            logprobs_all.append(pending.double().cpu().numpy())
+        pending = lp
         bar.update(sum(len(s.continuations) for row in chunk for s in row))
         i += n
+    if pending is not None:
+        logprobs_all.append(pending.double().cpu().numpy())
     bar.close()
     flat = np.concatenate(logprobs_all) if logprobs_all else np.zeros(0)
     return _collect(requests, owners_all, flat)
