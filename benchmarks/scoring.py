@@ -87,6 +87,31 @@ def make_text_requests(tok, questions: int) -> list[ScoreRequest]:
     return reqs
 
 
+def host_batching(args) -> None:
+    """The host's share of the packed scorer on CUDA: the seconds to build every batch of
+    `--questions` country_rank questions (the scorer's packing, `--rows-per-batch` rows of
+    `--max-row-tokens` as default_batch_tokens picks on an H100) with the attention mask
+    built on the host and copied (what the scorer did before) vs only the per-token ids
+    (the mask built by the device: here on torch's `meta` device, which computes nothing).
+    No model; best of 3."""
+    from alignshift import scoring
+
+    class Tok:
+        pad_token_id = eos_token_id = 0
+        bos_token_id = None
+
+    reqs = make_requests(32000, args.questions, **SHAPES["country_rank"])
+    rows = scoring._pack_rows(scoring._segments(Tok(), reqs, args.max_row_tokens), args.max_row_tokens)
+    batches = [rows[i:i + args.rows_per_batch] for i in range(0, len(rows), args.rows_per_batch)]
+    for where in ("cpu", "meta"):
+        seconds = min(timed(lambda: [scoring._build_batch(b, 0, torch.bfloat16, where) for b in batches])[1]
+                      for _ in range(3))
+        mask_gb = sum(len(b) * max(sum(s.length for s in r) for r in b) ** 2 * 2 for b in batches) / 1e9
+        print(f"mask built on {'the host' if where == 'cpu' else 'the device'}: {len(batches)} batches of "
+              f"{args.rows_per_batch} rows, {seconds:.2f} s of host time"
+              + (f", {mask_gb:.1f} GB of bf16 mask to copy" if where == "cpu" else ""), flush=True)
+
+
 def text_main(args, model, tok, name):
     from alignshift import scoring
 
@@ -112,7 +137,7 @@ def text_main(args, model, tok, name):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = ap.add_mutually_exclusive_group(required=True)
+    src = ap.add_mutually_exclusive_group()
     src.add_argument("--manifest")
     src.add_argument("--shape")
     ap.add_argument("--task", choices=sorted(SHAPES), nargs="+", default=sorted(SHAPES))
@@ -125,7 +150,12 @@ def main():
     ap.add_argument("--target-questions", type=int, default=554, help="extrapolate to this many questions")
     ap.add_argument("--out", default="results/benchmarks/scoring.json")
     ap.add_argument("--text", action="store_true", help="country_rank from text with the model's tokenizer")
+    ap.add_argument("--host-batching", action="store_true",
+                    help="only time the host's part of building the packed batches (no model; see host_batching)")
+    ap.add_argument("--rows-per-batch", type=int, default=64, help="with --host-batching")
     args = ap.parse_args()
+    if args.host_batching:
+        return host_batching(args)
 
     model, tok, name = load_model(args)
     if args.text:

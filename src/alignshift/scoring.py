@@ -264,39 +264,42 @@ def _build_batch(rows: list[list[_Segment]], pad_id: int, dtype: torch.dtype, de
     length) is built on `device` from the per-token segment and branch ids, so only those
     cross from the host, not the mask."""
     length = max(sum(s.length for s in row) for row in rows)
-    batch = len(rows)
-    input_ids = torch.full((batch, length), pad_id, dtype=torch.long)
-    position_ids = torch.zeros((batch, length), dtype=torch.long)
-    block = torch.full((batch, length), -1, dtype=torch.long)  # segment index in row
-    branch = torch.full((batch, length), -2, dtype=torch.long)  # -1 prompt, k continuation
+    # filled as Python lists, one tensor each at the end: a small tensor per
+    # continuation (181 per country_rank question) cost more host time than the rest
+    ids_all, pos_all, block_all, branch_all = [], [], [], []
     rows_idx, src_idx, tgt_tok, owners = [], [], [], []
     for b, row in enumerate(rows):
-        t = 0
+        ids, pos, blk, brn = [], [], [], []
         for s_i, seg in enumerate(row):
             p = len(seg.prompt)
-            input_ids[b, t : t + p] = torch.tensor(seg.prompt)
-            position_ids[b, t : t + p] = torch.arange(p)
-            block[b, t : t + p] = s_i
-            branch[b, t : t + p] = -1
-            prompt_last = t + p - 1
-            t += p
+            ids += seg.prompt
+            pos += range(p)
+            blk += [s_i] * p
+            brn += [-1] * p
+            prompt_last = len(ids) - 1
             for j, (k, cont) in enumerate(seg.continuations):
-                n = len(cont)
-                input_ids[b, t : t + n] = torch.tensor(cont)
-                position_ids[b, t : t + n] = torch.arange(p, p + n)
-                block[b, t : t + n] = s_i
-                branch[b, t : t + n] = j
+                n, t = len(cont), len(ids)
+                ids += cont
+                pos += range(p, p + n)
+                blk += [s_i] * n
+                brn += [j] * n
                 # token i of the continuation is predicted from the prompt's last
                 # token (i = 0) or from the continuation's previous token
-                sources = [prompt_last] + list(range(t, t + n - 1))
-                rows_idx.extend([b] * n)
-                src_idx.extend(sources)
-                tgt_tok.extend(cont)
-                owners.extend([(seg.request, k)] * n)
-                t += n
-        # padding attends only to itself so no softmax row is empty
-        pad = torch.arange(t, length)
-        block[b, pad] = -1 - pad  # unique negative ids
+                rows_idx += [b] * n
+                src_idx.append(prompt_last)
+                src_idx += range(t, t + n - 1)
+                tgt_tok += cont
+                owners += [(seg.request, k)] * n
+        # padding attends only to itself (unique negative segment ids) so no softmax row is empty
+        pad = range(len(ids), length)
+        ids_all.append(ids + [pad_id] * len(pad))
+        pos_all.append(pos + [0] * len(pad))
+        block_all.append(blk + [-1 - t for t in pad])
+        branch_all.append(brn + [-2] * len(pad))
+    input_ids = torch.tensor(ids_all, dtype=torch.long)
+    position_ids = torch.tensor(pos_all, dtype=torch.long)
+    block = torch.tensor(block_all, dtype=torch.long)  # segment index in row
+    branch = torch.tensor(branch_all, dtype=torch.long)  # -1 prompt, k continuation, -2 padding
     block, branch = block.to(device), branch.to(device)
     q_block = block[:, :, None]
     k_block = block[:, None, :]
