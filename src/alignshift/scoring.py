@@ -394,7 +394,9 @@ def score(
                 attention_mask=mask.to(device),
                 use_cache=False,
             ).last_hidden_state
-            lp = _token_logprobs(head, softcap, hidden[b_idx.to(device), src.to(device)], tgt.to(device))
+            # spread over GPUs (`device_map: auto`), the body can end on another device than the head
+            at = head.weight.device
+            lp = _token_logprobs(head, softcap, hidden.to(at)[b_idx.to(at), src.to(at)], tgt.to(at))
         except torch.OutOfMemoryError:
             if n == 1:
                 raise
