@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import resource
@@ -78,6 +79,13 @@ def timed(fn):
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return out, time.perf_counter() - t
+
+
+def write_json(path: str | Path, report: dict) -> None:
+    """The record so far: written after every row, so a run cut at a time limit (the device
+    check) leaves the rows it measured."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report, indent=2))
 
 
 def commit() -> str:

@@ -144,8 +144,12 @@ def write_report(out: Path, mode: str, time_limit: float) -> Path:
         for stage in (s for s in stages if s["name"].startswith(kind)):
             lines += ["", f"### {stage['name']}", ""]
             record = out / f"{stage['name'].replace(' ', '-')}.json"
-            lines += table(json.loads(record.read_text())) if record.exists() else [
-                f"No results: {stage['result']}."]
+            if not record.exists():
+                lines.append(f"No results: {stage['result']}.")
+                continue
+            if stage["rc"] != "0":  # the script writes its record after every row
+                lines += [f"Stage {stage['result']}: the rows it measured before it stopped.", ""]
+            lines += table(json.loads(record.read_text()))
     lines += ["", "## How the numbers are counted", "", ACCOUNTING, ""]
     path = out / REPORT
     path.write_text("\n".join(lines))

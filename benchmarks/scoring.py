@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 
 from alignshift.scoring import ScoreRequest, score, score_full_sequences
-from common import commit, device_name, forward_flops, param_counts, peak_flops, peak_memory_gb, timed
+from common import (commit, device_name, forward_flops, param_counts, peak_flops, peak_memory_gb, timed,
+                    write_json)
 
 SHAPES = {"country_rank": dict(continuations=181, prompt_tokens=48, continuation_tokens=4),
           "mcqa": dict(continuations=4, prompt_tokens=400, continuation_tokens=1)}
@@ -131,8 +132,7 @@ def text_main(args, model, tok, name):
         print(f"text country_rank {q} questions x {items // q}: {row['items_per_s']:.1f} items/s, "
               f"tokenize+pack {prep * 1000:.0f} ms ({row['tokenize_and_pack_share']:.1%} of {seconds:.2f} s)",
               flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    write_json(args.out, report)
 
 
 def main():
@@ -196,11 +196,11 @@ def main():
                    "peak_memory_gb": peak_memory_gb(),
                    f"est_seconds_{args.target_questions}_questions": seconds / questions * args.target_questions}
             report["results"].append(row)
+            write_json(args.out, report)
             print(f"{task:13s} {method:45s} {row['items_per_s']:9.1f} items/s  MFU {row['mfu']:6.1%}  "
                   f"useful {row['fraction_of_compute_limit']:6.1%} of limit  "
                   f"est. {row[f'est_seconds_{args.target_questions}_questions']:8.1f} s", flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    write_json(args.out, report)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from alignshift import data
 from alignshift.finetune import build_trainer
 from alignshift.models.spec import ModelSpec
 from common import (commit, device_name, forward_flops, param_counts, peak_flops, peak_memory_gb, timed,
-                    training_flops)
+                    training_flops, write_json)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -215,9 +215,9 @@ def main():
             report["results"].append({"method": method, **measure(
                 f"{method}: {label}", lambda b: trainer_step(trainer, trainer.optimizer, b), batch,
                 1 if overrides else args.repeats, step_work(method, trainer, batch, counts), peak)})
+            write_json(args.out, report)
             del trainer, model
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    write_json(args.out, report)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 here on small shapes: one report with every stage's outcome, each GPU test's result and
 the benchmarks' numbers; and a time limit that stops it cleanly with the report written."""
 
+import json
 import os
 import re
 import subprocess
@@ -11,7 +12,6 @@ import pytest
 
 from conftest import REPO
 
-pytestmark = pytest.mark.slow
 
 
 def device_check(out, *args) -> tuple[str, dict[str, list[list[str]]]]:
@@ -38,6 +38,7 @@ def number(cell: str) -> float:
     return float(cell.replace(",", ""))
 
 
+@pytest.mark.slow
 def test_the_cpu_mode_writes_one_report_of_every_stage(tmp_path):
     report, tables = device_check(tmp_path)
     for heading in ("## Machine", "## Stages", "## GPU tests", "## Scoring", "## Training",
@@ -74,6 +75,7 @@ def test_the_cpu_mode_writes_one_report_of_every_stage(tmp_path):
     assert "No results: not run: QLoRA needs CUDA and bitsandbytes." in report
 
 
+@pytest.mark.slow
 def test_a_time_limit_stops_the_check_with_its_report_written(tmp_path):
     # 15 s are kept for the report: the tests get what is left, the benchmarks nothing
     report, tables = device_check(tmp_path, "--time-limit", "30")
@@ -81,3 +83,21 @@ def test_a_time_limit_stops_the_check_with_its_report_written(tmp_path):
     assert stages["gpu tests"] == "finished" or stages["gpu tests"].startswith("cut at its time limit")
     assert stages["scoring"] == stages["training"] == "not run: time limit reached"
     assert report.count("No results: not run: time limit reached.") == 2
+
+
+def test_a_stage_cut_at_its_time_limit_reports_the_rows_it_measured(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from device_report import write_report
+
+    (tmp_path / "stages.tsv").write_text("gpu tests\t1\t40\t150\t\ntraining bf16\t124\t130\t130\t\n"
+                                         "training 4-bit\t-\t0\t4\ttime limit reached\n")
+    row = {"step": "sft: bare forward+backward+optimizer", "seconds": 0.5, "tokens": 2048, "tokens_per_s": 4096.0,
+           "mfu": 0.41, "peak_memory_gb": 15.2}
+    (tmp_path / "training-bf16.json").write_text(json.dumps(
+        {"model": "llama-2-7b", "quantization": "none", "peak_tflops": 989.0, "results": [row]}))
+    report = write_report(tmp_path, "gpu", 450).read_text()
+    assert "| gpu tests | failed (exit 1) | 40 | 150 |" in report
+    assert "| training bf16 | cut at its time limit (130 s) | 130 | 130 |" in report
+    assert "Stage cut at its time limit (130 s): the rows it measured before it stopped." in report
+    assert "| sft: bare forward+backward+optimizer | 0.500 | 2,048 | 4,096 | 41.0% | 15.20 |" in report
+    assert "No results: not run: time limit reached." in report
