@@ -357,6 +357,12 @@ def test_released_study_draws_the_figures_and_tables_from_the_released_files(stu
     assert not (study / "resources" / "models").exists()  # nothing fetched
 
 
+def test_released_study_figures_read_at_a_papers_width(study):
+    from figure_checks import assert_paper_ready
+
+    assert_paper_ready(study, fixture_study(study, study / "repo")["figures"])
+
+
 def test_the_lists_read_the_repository_of_the_studys_released_source(study):
     # one setting, `released.base`, moves the released files and the datasets to a local copy
     from alignshift.provenance import read_provenance

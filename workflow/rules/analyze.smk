@@ -7,7 +7,7 @@ rule model_table:
         MODEL_TABLE,
     params:
         # a changed registry (a model, a run, a lineage, a plan) rewrites it
-        models=lambda w: reg.model_table(study_registry(), RUNS).to_dict("records"),
+        models=lambda w: reg.model_table(study_registry(), RUNS, reg.labels(config)).to_dict("records"),
     log:
         "results/logs/analyze/model_table.log",
     benchmark:
