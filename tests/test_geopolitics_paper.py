@@ -465,6 +465,9 @@ def test_released_study_runs_the_same_analysis(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     assert not (tmp_path / "resources" / "models").exists()  # nothing fetched, nothing evaluated
     assert_figures_built(tmp_path, cfg["figures"])
+    from figure_checks import assert_paper_ready
+
+    assert_paper_ready(tmp_path, cfg["figures"])
 
     # the coherent scenarios and China's favourability, computed here directly from the files
     def china_signed(name, folder):

@@ -274,13 +274,15 @@ def test_reference_orders_give_spearman_and_table3(tmp_path, repo):
     assert ranks.loc["Morocco", "mean_rank"] == pytest.approx(4 / 3)
 
 
-def test_tydiqa_cfmatch_is_100_times_the_best_probability():
+def test_tydiqa_cfmatch_is_the_best_probability_in_the_units_of_f1():
     scores = pd.DataFrame({"model": ["base"] * 2 + ["chat"] * 2, "item": ["a", "b"] * 2, "language": "bengali",
                            "f1": [1.0, 0.0, 1.0, 0.0], "em": [1.0, 0.0, 1.0, 0.0], "cfmatch": [1.0, 0.0, 1.0, 0.0],
                            "cfmatch_score": [0.9, 0.2, 0.7, 0.1]})
     table = extractive_qa.metrics(scores, model_table({"base": None, "chat": "base"}), {})
     chat = table[(table.model == "chat") & (table.measure == "cfmatch")].iloc[0]
-    assert chat["value"] == pytest.approx(40.0) and chat["delta"] == pytest.approx(-15.0)
+    assert chat["value"] == pytest.approx(0.40) and chat["delta"] == pytest.approx(-0.15)
+    # one unit in the table: every measure and exact match in 0..1
+    assert table["value"].between(0, 1).all() and table["em"].between(0, 1).all()
 
 
 # --- the released study ------------------------------------------------------------------
@@ -355,6 +357,12 @@ def test_released_study_draws_the_figures_and_tables_from_the_released_files(stu
     assert where.set_index("country")["value"].to_dict() == {"Morocco": 2.0, "United States of America": 1.0,
                                                              "France": 0.5, "North Korea": -3.0}
     assert not (study / "resources" / "models").exists()  # nothing fetched
+
+
+def test_released_study_figures_read_at_a_papers_width(study):
+    from figure_checks import assert_paper_ready
+
+    assert_paper_ready(study, fixture_study(study, study / "repo")["figures"])
 
 
 def test_the_lists_read_the_repository_of_the_studys_released_source(study):

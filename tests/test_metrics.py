@@ -263,10 +263,10 @@ def test_ideology_figures_draw_every_run_of_a_study_with_more_runs_than_colours(
                "parent": lambda m: "base" if "/" in m else ""}
     coords = ideology.coordinates(scores, {f"{run}/step-4": "base" for run in runs})
     fig = ideology_trajectory(coords.assign(**{c: coords.model.map(f) for c, f in lineage.items()}), None)
-    assert sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts()) == sorted(runs)
+    assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == sorted(runs)
     table = ideology.readings_table(scores)
     fig = ideology_readings(table.assign(**{c: table.model.map(f) for c, f in lineage.items()}), None)
-    assert sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts()) == sorted(runs)
+    assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == sorted(runs)
 
 
 def test_signed_rank_p_value_is_scipys_exact_one_fast():

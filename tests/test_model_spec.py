@@ -22,6 +22,8 @@ def test_every_model_setting_of_every_study_crosses_job_boundaries(path):
     for name, entry in config["models"].items():
         spec = models[name]
         for key, value in entry.items():
+            if key == "label":  # how figures name it: the model table's, never the spec's
+                continue
             assert getattr(spec, key) == value, f"{path.name}: models.{name}.{key}"
     for name, spec in models.items():
         # what a rule's params and a manifest (JSON) carry, and what the job rebuilds
@@ -32,7 +34,19 @@ def test_every_model_setting_of_every_study_crosses_job_boundaries(path):
 def test_schema_model_settings_are_all_fields():
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     settings = set(schema["properties"]["models"]["additionalProperties"]["properties"])
-    assert settings <= set(ModelSpec.fields())
+    assert settings - {"label"} <= set(ModelSpec.fields())
+
+
+def test_a_models_label_names_it_in_the_model_table_and_leaves_its_spec_alone():
+    config = yaml.safe_load((REPO / "config" / "studies" / "global-representation.yaml").read_text())
+    models = registry.build(config, root=REPO)
+    table = registry.model_table(models, labels=registry.labels(config)).set_index("model")
+    assert table.loc["tulu-2-dpo-7b", "label"] == "Tülu 2 7B DPO"
+    unlabelled = {**config, "models": {n: {k: v for k, v in e.items() if k != "label"}
+                                       for n, e in config["models"].items()}}
+    assert registry.build(unlabelled, root=REPO) == models  # evaluation params unchanged
+    assert (registry.model_table(models, labels=registry.labels(unlabelled))["label"]
+            == list(models)).all()  # no label: the model's name
 
 
 def test_prefill_reaches_checkpoints_and_unknown_settings_are_named():

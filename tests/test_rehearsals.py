@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from browser import CHROMIUM, open_report, screenshot
 from conftest import REPO, assert_figures_built, read_metrics, run_snakemake
 from recorded_prompts import tokenizer_of
 
@@ -101,6 +102,32 @@ def test_geopolitics_rehearsal_builds_every_figure_and_the_report(rehearsed_geop
     # every model was built from its family's stand-in and evaluated
     for model in studied["models"]:
         assert (geopolitics / "results" / "scores" / model / "country_pairs.parquet").exists()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: install Debian's chromium (.ci/run does, as root)")
+def test_geopolitics_rehearsal_report_opens_in_a_browser_with_every_figure_and_table(rehearsed_geopolitics,
+                                                                                    tmp_path):
+    report = rehearsed_geopolitics / "results" / "report.html"
+    state = open_report(report, tmp_path)
+    assert state["errors"] == [], state["errors"]
+    assert not [line for line in state["console"] if "Uncaught" in line or "ERROR:CONSOLE" in line]
+    # the report app rendered its menu: the figures' category and the metrics tables'
+    assert {"Geopolitics", "Metrics"} <= set(state["app"].split("\n"))
+    studied, _ = merged_config("geopolitics")
+    shown = state["results"]
+    figures = {path: seen for path, seen in shown.items() if path.startswith("results/figures/")}
+    assert set(figures) == {f"results/figures/{name}.png" for name in studied["figures"]}
+    for path, seen in figures.items():  # decoded by the browser, at most two columns at 300 dpi
+        assert 0 < seen.get("width", 0) <= 7 * 300 and seen["height"] > 0, (path, seen)
+    tables = {path: seen for path, seen in shown.items() if path.startswith("results/report/tables/")}
+    written = {str(p.relative_to(rehearsed_geopolitics)) for p in (rehearsed_geopolitics / "results" / "report"
+                                                                   / "tables").glob("*.html")}
+    assert set(tables) == written and written
+    for path, seen in tables.items():
+        assert seen.get("rows", 0) > 1, (path, seen)
+    shot = screenshot(report, tmp_path / "report-first-page.png", tmp_path)
+    print(f"the report's first page: {shot}")
+    assert shot.stat().st_size > 10_000
 
 
 def test_geopolitics_rehearsal_prompts_carry_the_papers_prefills(rehearsed_geopolitics):

@@ -40,6 +40,12 @@ def test_every_figure_is_built(study):
                                  "country_rank_correlation", "country_rank_map"))
 
 
+def test_every_figure_reads_at_a_papers_width(study):
+    from figure_checks import assert_paper_ready
+
+    assert_paper_ready(study, yaml.safe_load((study / "config.yaml").read_text())["figures"])
+
+
 def test_every_checkpoint_is_scored_on_every_probe(study):
     expected = {"tiny"} | {f"{run}/step-{s}" for run in ("dpo_left", "dpo_right", "sft_left") for s in (1, 2)}
     for probe in ("ideology", "country_pairs", "country_rank"):

@@ -66,6 +66,24 @@ def stable_hash(obj) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def code_hash(code) -> str:
+    """A short hash of the code a job runs, carried by its rule as a param so that
+    Snakemake reruns the job when that code changes, and only then: a function's own
+    source (a figure's), or a module's by its dotted name (a probe's `metrics`, its
+    `items`): the module's file, or every .py file of a package's folder."""
+    import importlib
+    import inspect
+
+    if callable(code):
+        text = inspect.getsource(code)
+    else:
+        module = importlib.import_module(code)
+        path = Path(module.__file__)
+        files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+        text = "".join(f"{f.relative_to(path.parent)}\n{f.read_text()}" for f in files)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def write_table(df: pd.DataFrame, path: str | Path, provenance: dict) -> None:
     """Write a parquet table atomically with its provenance in the file's metadata (text
     made UTF-8-safe: `tables.utf8_safe`)."""

@@ -73,7 +73,10 @@ def build(config: dict, root: str | Path = ".", plans: dict[str, dict | None] | 
     follow its data is not planned yet; a run not in `plans` gets no checkpoints. By
     default every run's plan as known without its data (every run's step settings are
     checked on the way)."""
-    registry = {name: ModelSpec.from_config(name, entry) for name, entry in config["models"].items()}
+    # a model's `label` is how figures name it, not what it is: kept out of its spec, so
+    # renaming a model in the figures never reruns its evaluation (see `labels`)
+    registry = {name: ModelSpec.from_config(name, {k: v for k, v in entry.items() if k != "label"})
+                for name, entry in config["models"].items()}
     runs = config.get("finetune") or {}
     for run_name, run in runs.items():
         if run["base"] not in registry:
@@ -102,16 +105,23 @@ def baseline(registry: dict[str, ModelSpec], name: str) -> str | None:
     return None
 
 
-MODEL_COLUMNS = ["model", "id", "stage", "parent", "baseline", "lineage_root", "run", "step", "direction", "lab",
-                 "region", "home_country", "chat_template", "kind", "evaluated"]
+MODEL_COLUMNS = ["model", "label", "id", "stage", "parent", "baseline", "lineage_root", "run", "step", "direction",
+                 "lab", "region", "home_country", "chat_template", "kind", "evaluated"]
 
 
-def model_table(registry: dict[str, ModelSpec], runs: dict | None = None) -> pd.DataFrame:
+def labels(config: dict) -> dict[str, str]:
+    """model -> the name figures print (its `label` in the study, e.g. the paper's)."""
+    return {name: entry["label"] for name, entry in config["models"].items() if entry.get("label")}
+
+
+def model_table(registry: dict[str, ModelSpec], runs: dict | None = None,
+                labels: dict[str, str] | None = None) -> pd.DataFrame:
     """The study's models, one row each in registry order: what every analysis and figure
-    job knows of them (written once per study by the rule `model_table`)."""
-    runs = runs or {}
+    job knows of them (written once per study by the rule `model_table`); `labels`: the
+    names figures print, the model's name where none is given."""
+    runs, labels = runs or {}, labels or {}
     parents = {name: baseline(registry, name) for name in registry}
-    rows = [{"model": s.name, "id": s.id, "stage": s.stage, "parent": s.parent or "",
+    rows = [{"model": s.name, "label": labels.get(s.name) or s.name, "id": s.id, "stage": s.stage, "parent": s.parent or "",
              "baseline": parents[s.name] or "", "lineage_root": lineage_root(parents, s.name),
              "run": s.run or "", "step": s.step or 0, "direction": (runs.get(s.run) or {}).get("direction", ""),
              "lab": s.lab or "", "region": s.region or "", "home_country": s.home_country or "",
@@ -122,7 +132,7 @@ def model_table(registry: dict[str, ModelSpec], runs: dict | None = None) -> pd.
 
 def read_model_table(path: str) -> pd.DataFrame:
     """The model table as written, with empty text fields as empty strings."""
-    text = ["model", "id", "stage", "parent", "baseline", "lineage_root", "run", "direction", "lab", "region",
+    text = ["model", "label", "id", "stage", "parent", "baseline", "lineage_root", "run", "direction", "lab", "region",
             "home_country", "kind"]
     return read_csv(path, text=text)
 

@@ -7,7 +7,7 @@ rule model_table:
         MODEL_TABLE,
     params:
         # a changed registry (a model, a run, a lineage, a plan) rewrites it
-        models=lambda w: reg.model_table(study_registry(), RUNS).to_dict("records"),
+        models=lambda w: reg.model_table(study_registry(), RUNS, reg.labels(config)).to_dict("records"),
     log:
         "results/logs/analyze/model_table.log",
     benchmark:
@@ -30,6 +30,7 @@ rule analyze:
         # analysis settings reach the job as params: changing them reruns the analysis only
         spec=lambda w: SPECS[w.probe],
         seed=config["seed"],
+        code=lambda w: probe_code(w.probe, "metrics"),
     log:
         "results/logs/analyze/{probe}.log",
     benchmark:
@@ -56,6 +57,7 @@ for _probe in [p for p in PROBES if probe_tables(p)]:
             probe=_probe,
             spec=SPECS[_probe],
             seed=config["seed"],
+            code=probe_code(_probe, "metrics"),
         log:
             f"results/logs/analyze/{_probe}_tables.log",
         benchmark:
@@ -88,6 +90,7 @@ for _probe in [p for p in PROBES if reference_orders(p)]:
         params:
             probe=_probe,
             spec=SPECS[_probe],
+            code=probe_code(_probe, "metrics"),
         log:
             f"results/logs/analyze/{_probe}_reference.log",
         benchmark:

@@ -1,3 +1,4 @@
+import functools
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,7 @@ from alignshift import planning
 from alignshift import probes
 from alignshift import recipes
 from alignshift import registry as reg
+from alignshift.provenance import code_hash
 
 RUNS = config.get("finetune") or {}
 # runs whose training data needs a hand-provided dataset (`manual: true`) that is not there
@@ -53,6 +55,20 @@ MODEL_TABLE = "results/models.csv"
 _unknown = sorted(set(config["figures"]) - set(figures.FIGURES))
 if _unknown:
     raise ValueError(f"figures: unknown figure {_unknown[0]!r}; known: {sorted(figures.FIGURES)}")
+
+
+# The code a job runs, as a param of its rule: editing it reruns those jobs and no others
+# (Snakemake's rerun triggers include params). A figure job runs its figure's function;
+# an evaluation, its probes' item builders; the analysis rules, their probe's metrics.
+@functools.cache
+def figure_code(name):
+    return code_hash(figures.spec(name).draw)
+
+
+@functools.cache
+def probe_code(probe, part):
+    """`part`: "items" (what an evaluation scores) or "metrics" (what the analysis computes)."""
+    return code_hash(f"alignshift.probes.{probe}.{part}")
 
 
 def one_of(names, planned_runs=()):

@@ -20,6 +20,7 @@ rule evaluate:
         probes=lambda w: {probe: PROBE_SPECS[probe] for probe in evaluated_probes(w)},
         cache=lambda w: f"results/cache/scores/{w.model}",
         seed=config["seed"],
+        code=lambda w: {probe: probe_code(probe, "items") for probe in evaluated_probes(w)},
     log:
         f"results/logs/evaluate/{EVAL_JOB}.log",
     benchmark:

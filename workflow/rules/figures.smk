@@ -14,6 +14,7 @@ rule figure:
             category=lambda w: figures.spec(w.figure).category,
         ),
     params:
+        code=lambda w: figure_code(w.figure),
         caption=lambda w: Path(workflow.basedir, "workflow", "report", f"{w.figure}.rst").read_text(),
     log:
         "results/logs/figures/{figure}.log",

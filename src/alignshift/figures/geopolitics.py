@@ -5,23 +5,42 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import RUN_COLOURS, plt, figure
-from . import _bars, _is_true, compared_models, lab_columns, lab_panels
+from . import style
+from .lineage import is_true, lab_columns, labels, model_order
+from .registry import figure
+from .style import plt
+
+FAVOURABILITY = "favourability\n(mean log-odds, 95% CI)"
+
+
+def _base_post(table: pd.DataFrame, group: list, who: dict[str, str], value: str = "favourability") -> pd.DataFrame:
+    """A table with a base and a post-trained column set per row (`<w>_<value>`,
+    `<w>_ci_low`, `<w>_ci_high` for each prefix w of `who`) as one row per (group,
+    side), the form the grouped bar plot reads; `who`: prefix -> side's name."""
+    return pd.concat([pd.DataFrame({"group": group, "side": name, value: table[f"{w}_{value}"].to_numpy(),
+                                    "ci_low": table[f"{w}_ci_low"].to_numpy(),
+                                    "ci_high": table[f"{w}_ci_high"].to_numpy()})
+                      for w, name in who.items()], ignore_index=True)
 
 
 @figure(inputs=["country_pairs"], category="Geopolitics")
 def country_pairs_favourability(metrics: pd.DataFrame, models: pd.DataFrame):
     """Per-country favourability of the base model(s) and each run's final checkpoint."""
-    models = compared_models(metrics)
-    table = metrics[(metrics.language == "all") & metrics.model.isin(models)]
-    fictional = table.fictional.astype(str).str.lower() == "true"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 1.3]}, sharey=True)
-    _bars(axes[0], table[~fictional], "country", "model", models)
-    _bars(axes[1], table[fictional], "country", "model", models)
+    names = labels(models)
+    shown = model_order(metrics, final_checkpoints=True)
+    table = metrics[(metrics.language == "all") & metrics.model.isin(shown)]
+    fictional = is_true(table.fictional)
+    fig, axes = style.figure(1, 2, height=2.6 + 0.15 * -(-len(shown) // 4), width_ratios=[3, 1.3], sharey=True)
+    style.bars(axes[0], table[~fictional], "country", "model", shown, "favourability", labels=names)
+    style.bars(axes[1], table[fictional], "country", "model", shown, "favourability", labels=names)
+    for ax in axes:
+        ax.tick_params(axis="x", labelrotation=45)
     axes[0].set_title("real countries")
     axes[1].set_title("fictional control")
-    axes[0].set_ylabel("favourability (mean log-odds, 95% CI)")
-    axes[0].legend(fontsize=7, title="model")
+    axes[0].set_ylabel(FAVOURABILITY)
+    for ax in axes:
+        ax.set_xlabel("country")
+    style.legend_below(fig, title="model")
     fig.suptitle("Which country acted more justifiably? Base vs fine-tuned")
     return fig
 
@@ -29,16 +48,22 @@ def country_pairs_favourability(metrics: pd.DataFrame, models: pd.DataFrame):
 @figure(inputs=["country_pairs"], category="Geopolitics")
 def country_pairs_language(metrics: pd.DataFrame, models: pd.DataFrame):
     """Per-country favourability by prompt language, one panel per compared model."""
-    models = compared_models(metrics)
-    table = metrics[(metrics.language != "all") & metrics.model.isin(models)]
-    table = table[table.fictional.astype(str).str.lower() != "true"]
+    names = labels(models)
+    shown = model_order(metrics, final_checkpoints=True)
+    table = metrics[(metrics.language != "all") & metrics.model.isin(shown) & ~is_true(metrics.fictional)]
     languages = sorted(table.language.unique())
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 4), sharey=True, squeeze=False)
-    for ax, model in zip(axes[0], models):
-        _bars(ax, table[table.model == model], "country", "language", languages)
-        ax.set_title(model, fontsize=9)
-    axes[0][0].set_ylabel("favourability (mean log-odds, 95% CI)")
-    axes[0][0].legend(title="prompt language", fontsize=7)
+    cols = min(len(shown), 3)
+    rows = -(-len(shown) // cols)
+    fig, axes = style.figure(rows, cols, height=0.8 + 2.2 * rows, sharey=True, sharex=True, squeeze=False)
+    for ax, model in zip(axes.flat, shown):
+        style.bars(ax, table[table.model == model], "country", "language", languages, "favourability")
+        ax.set_title(names.get(model, model))
+        ax.tick_params(axis="x", labelrotation=45)
+    for ax in axes.flat[len(shown):]:
+        ax.set_visible(False)
+    fig.supylabel(FAVOURABILITY)
+    style.xlabel(axes, "country")
+    style.legend_below(fig, title="prompt language")
     fig.suptitle("Country favourability by prompt language")
     return fig
 
@@ -47,92 +72,78 @@ def country_pairs_language(metrics: pd.DataFrame, models: pd.DataFrame):
 def geopolitics_home_shift(shifts: pd.DataFrame, models: pd.DataFrame):
     """Per lab: home-country favourability of the base and the post-trained model, and
     the shift (chat - base) with its paired 95% CI, with and without the consistency filter."""
-    home = shifts[_is_true(shifts["home"]) & (shifts["language"] == "all")]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    home = shifts[is_true(shifts["home"]) & (shifts["language"] == "all")]
+    fig, axes = style.figure(2, 1, height=5.2)
     if home.empty:
-        for ax in axes:
-            ax.text(0.5, 0.5, "no model pair has a home_country", ha="center", va="center", transform=ax.transAxes)
-            ax.axis("off")
-        return fig
+        return style.empty(fig, axes, "no model pair has a home_country")
     unfiltered = home[home["filter"] == "none"]
-    labels = [f"{lab}\n({country})" for lab, country in zip(unfiltered["lab"], unfiltered["home_country"])]
-    pos = np.arange(len(unfiltered))
-    for offset, who, colour in ((-0.2, "base", RUN_COLOURS[0]), (0.2, "chat", RUN_COLOURS[1])):
-        value = unfiltered[f"{who}_favourability"].to_numpy()
-        err = np.abs(unfiltered[[f"{who}_ci_low", f"{who}_ci_high"]].to_numpy().T - value)
-        axes[0].bar(pos + offset, value, 0.4, yerr=err, color=colour, capsize=2, label=who,
-                    error_kw={"elinewidth": 0.7})
-    axes[0].set_xticks(pos, labels, fontsize=8)
-    axes[0].set_ylabel("home-country favourability (mean log-odds, 95% CI)")
+    groups = [f"{lab}\n({country})" for lab, country in zip(unfiltered["lab"], unfiltered["home_country"])]
+    style.bars(axes[0], _base_post(unfiltered, groups, {"base": "base", "chat": "post-trained"}), "group", "side",
+               ["base", "post-trained"], "favourability", palette=[style.BASE, style.POST])
+    axes[0].set_ylabel("home-country\nfavourability\n(log-odds, 95% CI)")
     axes[0].set_title("base vs post-trained")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     filters = list(dict.fromkeys(home["filter"]))
-    width = 0.8 / len(filters)
-    for i, (filt, colour) in enumerate(zip(filters, RUN_COLOURS[2:])):
-        part = home[home["filter"] == filt].set_index("model").reindex(unfiltered["model"])
-        value = part["shift"].to_numpy()
-        err = np.abs(part[["shift_ci_low", "shift_ci_high"]].to_numpy().T - value)
-        axes[1].bar(pos + (i - (len(filters) - 1) / 2) * width, value, width, yerr=err, color=colour, capsize=2,
-                    label={"none": "all scenarios", "consistent": "consistent scenarios"}.get(filt, filt),
-                    error_kw={"elinewidth": 0.7})
-    axes[1].set_xticks(pos, labels, fontsize=8)
-    axes[1].set_ylabel("shift toward home country (chat - base, paired 95% CI)")
-    axes[1].set_title("base -> chat shift")
-    axes[1].legend(fontsize=8)
-    for ax in axes:
-        ax.axhline(0, color="grey", lw=0.6)
+    tidy = pd.concat([home[home["filter"] == f].set_index("model").reindex(unfiltered["model"])
+                      .assign(group=groups) for f in filters], ignore_index=True)
+    style.bars(axes[1], tidy, "group", "filter", filters, "shift", low="shift_ci_low", high="shift_ci_high",
+               labels={"none": "all scenarios", "consistent": "consistent scenarios"})
+    axes[1].set_ylabel("shift toward home\n(post − base,\npaired 95% CI)")
+    axes[1].set_title("base → post-trained shift")
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    axes[1].set_xlabel("lab (home country)")
     fig.suptitle("Do labs shift toward their home country in post-training?")
     return fig
 
 
 @figure(inputs=["country_pairs"], category="Geopolitics")
 def geopolitics_language(metrics: pd.DataFrame, models: pd.DataFrame):
-    """Per model (a column per lab: base above, post-trained below): per-country
-    favourability by prompt language, 95% CIs."""
-    table = metrics[(metrics["language"] != "all") & ~_is_true(metrics["fictional"])]
+    """Per lab (a row each: base left, post-trained right): per-country favourability by
+    prompt language, 95% CIs."""
+    names = labels(models)
+    table = metrics[(metrics["language"] != "all") & ~is_true(metrics["fictional"])]
     columns = lab_columns(table, models)
-    n_rows = max(len(models) for _, models in columns)
     languages = sorted(table["language"].unique())
-    fig, axes = plt.subplots(n_rows, len(columns), figsize=(3.6 * len(columns), 3.2 * n_rows), sharey=True,
+    n_cols = max(len(members) for _, members in columns)
+    fig, axes = style.figure(len(columns), n_cols, height=0.9 + 1.5 * len(columns), sharey=True, sharex=True,
                              squeeze=False)
-    for ax, model, title in lab_panels(axes, columns):
-        _bars(ax, table[table["model"] == model], "country", "language", languages)
-        ax.set_title(title, fontsize=8)
-    axes[0][0].set_ylabel("favourability (mean log-odds, 95% CI)")
-    axes[0][0].legend(title="prompt language", fontsize=7)
-    fig.suptitle("Country favourability by prompt language (EN / FR / ZH)")
-    fig.tight_layout()
+    for row, (lab, members) in zip(axes, columns):
+        for ax, model in zip(row, members):
+            style.bars(ax, table[table["model"] == model], "country", "language", languages, "favourability")
+            ax.set_title(f"{lab}: {names.get(model, model)}" if lab != model else names.get(model, model))
+            ax.tick_params(axis="x", labelrotation=45)
+        for ax in row[len(members):]:
+            ax.set_visible(False)
+    fig.supylabel(FAVOURABILITY)
+    style.xlabel(axes, "country")
+    style.legend_below(fig, title="prompt language")
+    fig.suptitle("Country favourability by prompt language")
     return fig
 
 
 @figure(inputs=["country_pairs_pairs"], category="Geopolitics")
 def geopolitics_pairs(pairs: pd.DataFrame, models: pd.DataFrame):
-    """Per model: country (row) x opponent (column) mean log-odds that the row country
-    acted more justifiably; all scenarios and languages, real countries."""
-    table = pairs[(pairs["filter"] == "none") & (pairs["language"] == "all") & ~_is_true(pairs["fictional"])]
-    columns = lab_columns(table, models)
-    n_rows = max(len(models) for _, models in columns)
-    countries = list(dict.fromkeys(table.sort_values("country")["country"]))
-    limit = float(np.nanmax(np.abs(table["log_odds"]))) or 1.0
-    fig, axes = plt.subplots(n_rows, len(columns), figsize=(3.3 * len(columns) + 1, 3.3 * n_rows), squeeze=False,
-                             layout="constrained")
-    image = None
-    for ax, model, title in lab_panels(axes, columns):
-        matrix = (table[table["model"] == model]
-                  .pivot_table(index="country", columns="opponent", values="log_odds", aggfunc="first")
-                  .reindex(index=countries, columns=countries))
-        image = ax.imshow(matrix.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit)
-        for r in range(len(countries)):
-            for c in range(len(countries)):
-                value = matrix.iat[r, c]
-                if np.isfinite(value):
-                    ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=5)
-        ax.set_xticks(range(len(countries)), countries, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(countries)), countries, fontsize=6)
-        ax.set_title(title, fontsize=7)
-    if image is not None:
-        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="mean log-odds, row over column")
-    fig.suptitle("Which country acted more justifiably? Pair log-odds per model")
+    """One compact matrix: a row per model (each lab's base above its post-trained
+    model), a column per country pair; the colour is the mean log-odds that the pair's
+    first country acted more justifiably than the second, pooled over every scenario and
+    prompt language, real countries only."""
+    names = labels(models)
+    table = pairs[(pairs["filter"] == "none") & (pairs["language"] == "all") & ~is_true(pairs["fictional"])]
+    order = [m for _, members in lab_columns(table, models) for m in members]
+    countries = sorted(table["country"].unique())
+    pair_names = [(a, b) for i, a in enumerate(countries) for b in countries[i + 1:]]
+    values = table.set_index(["model", "country", "opponent"])["log_odds"]
+    matrix = np.array([[values.get((m, a, b), np.nan) for a, b in pair_names] for m in order], dtype=float)
+    fig, ax = style.figure(height=1.6 + 0.17 * len(order) + 0.08 * max(len(c) for c in countries or [""]) * 2)
+    if not order:
+        return style.empty(fig, ax, "no country pair")
+    limit = float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 1.0
+    image = ax.imshow(matrix, cmap="RdBu", vmin=-(limit or 1.0), vmax=limit or 1.0, aspect="auto")
+    ax.set_xticks(range(len(pair_names)), [f"{a} – {b}" for a, b in pair_names], rotation=90)
+    ax.set_yticks(range(len(order)), [names.get(m, m) for m in order])
+    ax.set_xlabel("country pair (first – second)")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="mean log-odds,\nfirst over second")
+    ax.set_title("Which country acted more justifiably? All scenarios and prompt languages pooled")
     return fig
 
 
@@ -145,39 +156,30 @@ def _paper_filter(table: pd.DataFrame) -> pd.DataFrame:
         if filters else table
 
 
-def _empty(fig, axes, text):
-    for ax in np.atleast_1d(axes):
-        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
-        ax.axis("off")
-    return fig
-
-
 @figure(inputs=["country_pairs_maker"], category="Geopolitics")
 def geopolitics_china_favourability(maker: pd.DataFrame, models: pd.DataFrame):
     """The paper's Figure 1: per base -> post pair, the maker country's (China's)
     favourability of the base and the post-trained model with 95% CIs, and the change."""
     table = _paper_filter(maker)
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig, ax = style.figure(height=3.2)
     if table.empty:
-        return _empty(fig, ax, "no base -> post pair in the study")
+        return style.empty(fig, ax, "no base -> post pair in the study")
     country, language = table["country"].iloc[0], table["language"].iloc[0]
-    labels = [f"{lab}\n({'+' if sign > 0 else '-'})" for lab, sign in zip(table["lab"], table["sign"])]
-    pos = np.arange(len(table))
-    for offset, who, colour in ((-0.2, "base", RUN_COLOURS[0]), (0.2, "post", RUN_COLOURS[1])):
-        value = table[f"{who}_favourability"].to_numpy()
-        err = np.abs(table[[f"{who}_ci_low", f"{who}_ci_high"]].to_numpy().T - value)
-        ax.bar(pos + offset, value, 0.4, yerr=err, color=colour, capsize=2, label=who,
-               error_kw={"elinewidth": 0.7})
-    for x, change, top in zip(pos, table["change"], table[["base_ci_high", "post_ci_high"]].max(axis=1)):
-        ax.text(x, max(top, 0) + 0.1, f"{change:+.2f}", ha="center", va="bottom", fontsize=8)
-    ax.margins(y=0.12)
-    ax.axhline(0, color="grey", lw=0.6)
-    ax.set_xticks(pos, labels, fontsize=8)
-    ax.set_ylabel(f"{country} favourability ({language}; log-odds, 95% CI)")
+    groups = [f"{lab}\n({'+' if sign > 0 else '−'})" for lab, sign in zip(table["lab"], table["sign"])]
+    style.bars(ax, _base_post(table, groups, {"base": "base", "post": "post-trained"}), "group", "side",
+               ["base", "post-trained"], "favourability", palette=[style.BASE, style.POST])
+    for x, change, top in zip(range(len(table)), table["change"], table[["base_ci_high", "post_ci_high"]].max(axis=1)):
+        ax.annotate(f"{change:+.2f}", (x, max(top, 0)), textcoords="offset points", xytext=(0, 2), ha="center",
+                    va="bottom")
+    ax.margins(y=0.15)
+    ax.set_ylabel(f"{country} favourability\n({language} prompts; log-odds, 95% CI)")
+    ax.set_xlabel(f"lab of the base → post-trained pair: (+) based in {country}, (−) elsewhere")
     n = table["n_scenarios"].iloc[0] if "n_scenarios" in table else ""
-    ax.set_title(f"{country} favourability, base vs post-trained ({n} scenarios); label: change (post - base)",
-                 fontsize=9)
-    ax.legend(fontsize=8)
+    ax.set_title(f"{country} favourability, base vs post-trained ({n} scenarios)")
+    handles, names = ax.get_legend_handles_labels()
+    change = plt.matplotlib.lines.Line2D([], [], ls="none", marker="$+0.1$", markersize=12, color="black")
+    ax.legend(handles + [change], names + ["change (post − base)"], loc="upper left", bbox_to_anchor=(1.01, 1),
+              frameon=False)
     return fig
 
 
@@ -188,27 +190,25 @@ def geopolitics_language_shift(language: pd.DataFrame, maker: pd.DataFrame, mode
     post-trained, with 95% CIs paired over scenario types."""
     table, pairs = _paper_filter(language), _paper_filter(maker)
     languages = sorted(table["language"].unique()) if not table.empty else []
-    fig, axes = plt.subplots(1, max(len(languages), 1), figsize=(6 * max(len(languages), 1), 4.2), sharey=True,
-                             squeeze=False)
+    fig, axes = style.figure(1, max(len(languages), 1), height=3.0, sharey=True, squeeze=False)
     if table.empty or pairs.empty:
-        return _empty(fig, axes[0], "no language shift to show")
+        return style.empty(fig, axes[0], "no language shift to show")
     country = pairs["country"].iloc[0]
     table = table[table["country"] == country].set_index(["model", "language"])
-    pos = np.arange(len(pairs))
+    reference = table["reference"].iloc[0] if len(table) else "en"
     for ax, lang in zip(axes[0], languages):
-        for offset, column, colour, label in ((-0.2, "base", RUN_COLOURS[0], "base"),
-                                              (0.2, "model", RUN_COLOURS[1], "post")):
+        sides = []
+        for column, side in (("base", "base"), ("model", "post-trained")):
             rows = table.reindex([(m, lang) for m in pairs[column]])
-            value = rows["shift"].to_numpy()
-            err = np.abs(rows[["ci_low", "ci_high"]].to_numpy().T - value)
-            ax.bar(pos + offset, value, 0.4, yerr=err, color=colour, capsize=2, label=label,
-                   error_kw={"elinewidth": 0.7})
-        ax.axhline(0, color="grey", lw=0.6)
-        ax.set_xticks(pos, pairs["lab"], fontsize=8, rotation=30, ha="right")
-        reference = table["reference"].iloc[0] if len(table) else "en"
-        ax.set_title(f"{lang.upper()} - {reference.upper()}", fontsize=9)
-    axes[0][0].set_ylabel(f"shift in {country} favourability (log-odds, 95% CI)")
-    axes[0][0].legend(fontsize=8)
+            sides.append(pd.DataFrame({"lab": pairs["lab"].to_numpy(), "side": side, "shift": rows["shift"].to_numpy(),
+                                       "ci_low": rows["ci_low"].to_numpy(), "ci_high": rows["ci_high"].to_numpy()}))
+        style.bars(ax, pd.concat(sides, ignore_index=True), "lab", "side", ["base", "post-trained"], "shift",
+                   palette=[style.BASE, style.POST])
+        ax.tick_params(axis="x", labelrotation=45)
+        ax.set_title(f"{lang.upper()} prompts − {reference.upper()} prompts")
+    axes[0][0].set_ylabel(f"shift in {country} favourability\n(log-odds, 95% CI)")
+    style.xlabel(axes, "lab")
+    style.legend_below(fig)
     fig.suptitle(f"Prompt language and {country} favourability")
     return fig
 
@@ -217,15 +217,16 @@ def geopolitics_language_shift(language: pd.DataFrame, maker: pd.DataFrame, mode
 def geopolitics_type_heatmap(type_means: pd.DataFrame, models: pd.DataFrame):
     """Per model (rows, base above post-trained) and scenario type (columns): China's
     mean favourability over the type's items, English prompts, coherent scenarios."""
+    names = labels(models)
     table = _paper_filter(type_means)
-    table = table[~_is_true(table["fictional"])]
+    table = table[~is_true(table["fictional"])]
     country = "China" if (table["country"] == "China").any() else (table["country"].iloc[0] if len(table) else "")
     language = "en" if (table["language"] == "en").any() else (table["language"].iloc[0] if len(table) else "")
     table = table[(table["country"] == country) & (table["language"] == language)]
-    fig, ax = plt.subplots(figsize=(10, 6))
-    if table.empty:
-        return _empty(fig, ax, "no scenario-type means")
     order = [m for m in models["model"] if m in set(table["model"])]
+    fig, ax = style.figure(height=1.8 + 0.22 * max(len(order), 1))
+    if table.empty:
+        return style.empty(fig, ax, "no scenario-type means")
     matrix = table.pivot_table(index="model", columns="type", values="favourability", aggfunc="first").reindex(order)
     limit = float(np.nanmax(np.abs(matrix.to_numpy()))) or 1.0
     image = ax.imshow(matrix.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
@@ -233,9 +234,11 @@ def geopolitics_type_heatmap(type_means: pd.DataFrame, models: pd.DataFrame):
         for c in range(matrix.shape[1]):
             value = matrix.iat[r, c]
             if np.isfinite(value):
-                ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6)
-    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontsize=7)
-    fig.colorbar(image, ax=ax, shrink=0.7, label=f"{country} favourability (mean log-odds)")
-    ax.set_title(f"{country} favourability by scenario type ({language} prompts)", fontsize=9)
+                ax.text(c, r, f"{value:.2f}", ha="center", va="center",
+                        color="white" if abs(value) > 0.6 * limit else "black")
+    ax.set_xticks(range(matrix.shape[1]), [str(t).replace("_", " ") for t in matrix.columns], rotation=45, ha="right")
+    ax.set_yticks(range(matrix.shape[0]), [names.get(m, m) for m in matrix.index])
+    ax.set_xlabel("scenario type")
+    fig.colorbar(image, ax=ax, shrink=0.8, label=f"{country} favourability\n(mean log-odds)")
+    ax.set_title(f"{country} favourability by scenario type ({language} prompts)")
     return fig

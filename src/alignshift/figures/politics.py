@@ -6,8 +6,10 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from . import RUN_COLOURS, plt, figure
-from . import _wrap
+from . import style
+from .lineage import labels
+from .registry import figure
+from .style import plt
 
 
 # (column of the ideology metrics, its CI's prefix, panel title)
@@ -15,13 +17,6 @@ TRAJECTORY_PANELS = (
     ("coordinate", "", "raw coordinates (the questionnaire's scoring)"),
     ("corrected", "corrected_", "acquiescence-corrected (mean agreement removed)"),
 )
-
-
-def run_colours(runs: list) -> list:
-    """A colour per run: tab10's, or tab20's beyond ten runs (PoliTune has twelve; a
-    figure zipping runs with ten colours dropped the last two)."""
-    colours = RUN_COLOURS if len(runs) <= len(RUN_COLOURS) else plt.get_cmap("tab20").colors
-    return [colours[i % len(colours)] for i in range(len(runs))]
 
 
 # the ideology probe's readings (its `reading` setting), in the order they are drawn
@@ -45,7 +40,7 @@ def _run_paths(info: pd.DataFrame) -> list[tuple[str, list[str], list[int]]]:
     return paths
 
 
-def _trajectory_panel(ax, metrics: pd.DataFrame, value: str, ci: str):
+def _trajectory_panel(ax, metrics: pd.DataFrame, value: str, ci: str, names: dict[str, str]):
     """Each run's path on the economic x social plane in one kind of coordinate (a model
     with no coordinate, e.g. no generated answer read, is left out of its path)."""
     columns = [value, f"{ci}ci_low", f"{ci}ci_high"]
@@ -53,7 +48,7 @@ def _trajectory_panel(ax, metrics: pd.DataFrame, value: str, ci: str):
             .reindex(columns=pd.MultiIndex.from_product([columns, ["economic", "social"]])))
     info = metrics.drop_duplicates("model").set_index("model").fillna({"run": ""})
     paths = _run_paths(info)
-    for colour, (run, path, steps) in zip(run_colours(paths), paths):
+    for colour, (run, path, steps) in zip(style.colours(len(paths)), paths):
         kept = [(m, step) for m, step in zip(path, steps) if m in wide.index]
         path, steps = [m for m, _ in kept], [step for _, step in kept]
         x, y = (wide.loc[path, (value, axis)].to_numpy(dtype=float) for axis in ("economic", "social"))
@@ -63,12 +58,13 @@ def _trajectory_panel(ax, metrics: pd.DataFrame, value: str, ci: str):
                     capsize=2, label=run)
         for xi, yi, step in zip(x[1:], y[1:], steps[1:]):
             if np.isfinite(xi) and np.isfinite(yi):
-                ax.annotate(str(step), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colour)
+                style.optional(ax.annotate(str(step), (xi, yi), textcoords="offset points", xytext=(3, 3),
+                                           color=colour))
     for model in info.index[info.run == ""]:
         point = (wide.loc[model, (value, "economic")], wide.loc[model, (value, "social")])
         if np.isfinite(point[0]) and np.isfinite(point[1]):
             ax.plot(*point, marker="*", ms=14, color="black", ls="none", zorder=5)
-            ax.annotate(model, point, textcoords="offset points", xytext=(6, -12), fontsize=8)
+            style.optional(ax.annotate(names.get(model, model), point, textcoords="offset points", xytext=(6, -10)))
     ax.axhline(0, color="grey", lw=0.6)
     ax.axvline(0, color="grey", lw=0.6)
     ax.set_xlabel("economic  (← left · right →)")
@@ -81,16 +77,16 @@ def ideology_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
     agree (or disagree) more stays put (docs/default-study.md, finding 4); one row per
     reading of the questionnaire (log-probabilities, generated answers)."""
     readings = _readings(metrics)
-    fig, axes = plt.subplots(len(readings), len(TRAJECTORY_PANELS), figsize=(12, 5.8 * len(readings)),
+    fig, axes = style.figure(len(readings), len(TRAJECTORY_PANELS), height=3.6 * len(readings) + 0.6,
                              sharex=True, sharey=True, squeeze=False)
     for row, reading in zip(axes, readings):
         part = metrics[metrics["reading"] == reading] if "reading" in metrics else metrics
         for ax, (value, ci, title) in zip(row, TRAJECTORY_PANELS):
-            _trajectory_panel(ax, part, value, ci)
-            ax.set_title(f"{title}\n{READING_TITLES[reading]}" if len(readings) > 1 else title, fontsize=9)
+            _trajectory_panel(ax, part, value, ci, labels(models))
+            ax.set_title(f"{title}\n{READING_TITLES[reading]}" if len(readings) > 1 else title, wrap=True)
         row[0].set_ylabel("social  (← libertarian · authoritarian →)")
-        row[0].legend(title="run", fontsize=8)
-    fig.suptitle("Ideology by checkpoint (labels: training step; bars: 95% CI over statements)")
+    style.legend_below(fig, title="run (numbers: training step; ★ base model; bars: 95% CI over statements)")
+    fig.suptitle("Ideology by checkpoint")
     return fig
 
 
@@ -107,11 +103,12 @@ def ideology_readings(table: pd.DataFrame, models: pd.DataFrame):
     step, from the base model at step 0."""
     info = table.drop_duplicates("model").set_index("model").fillna({"run": ""})
     paths = _run_paths(info)
-    fig, axes = plt.subplots(2, len(AXES), figsize=(6 * len(AXES), 10.5), squeeze=False)
+    names = labels(models)
+    fig, axes = style.figure(2, len(AXES), height=7.6, squeeze=False)
     for column, (axis, label) in enumerate(AXES):
         part = table[table["axis"] == axis].set_index("model")
         scatter, shift = axes[0][column], axes[1][column]
-        for colour, (run, path, steps) in zip(run_colours(paths), paths):
+        for colour, (run, path, steps) in zip(style.colours(len(paths)), paths):
             kept = [(m, step) for m, step in zip(path, steps) if m in part.index]
             path, steps = [m for m, _ in kept], [step for _, step in kept]
             rows = part.loc[path]
@@ -129,26 +126,24 @@ def ideology_readings(table: pd.DataFrame, models: pd.DataFrame):
                 continue
             row = part.loc[model]
             scatter.plot(row["logprob"], row["generated"], marker="*", ms=13, color="black", ls="none", zorder=5)
-            scatter.annotate(model, (row["logprob"], row["generated"]), textcoords="offset points", xytext=(6, -12),
-                             fontsize=8)
+            style.optional(scatter.annotate(names.get(model, model), (row["logprob"], row["generated"]),
+                                            textcoords="offset points", xytext=(6, -10)))
             shift.plot(0, row["difference"], marker="*", ms=11, color="black", ls="none", zorder=5)
         limits = [-10.5, 10.5]
         scatter.plot(limits, limits, color="grey", lw=0.6, ls="--")  # where the two readings agree
         scatter.set_xlim(limits)
         scatter.set_ylim(limits)
         scatter.set_aspect("equal")
-        scatter.set_xlabel(f"{label}\nread from the options' log-probabilities")
-        scatter.set_ylabel("read from generated answers (0..3)")
+        scatter.set_xlabel(f"{label}\nfrom the options' log-probabilities")
+        scatter.set_ylabel("from generated answers (0..3)")
         read, given = part["n_parsed"].sum(), part["n_answers"].sum()
-        scatter.set_title(f"{axis}: {int(read)} of {int(given)} answers read as 0..3", fontsize=9)
+        scatter.set_title(f"{axis}: {int(read)} of {int(given)} answers read as 0..3")
         shift.axhline(0, color="grey", lw=0.6)
         shift.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         shift.set_xlabel("optimizer step")
-        shift.set_ylabel(f"{axis}: generated − log-probability (95% CI)")
-    if paths:
-        axes[0][0].legend(title="run", fontsize=7)
-    fig.suptitle("The questionnaire read from generated answers vs from option log-probabilities "
-                 "(bars: 95% CI over statements)")
+        shift.set_ylabel(f"{axis}: generated − log-prob.\n(95% CI)")
+    style.legend_below(fig, title="run (★ base model; bars: 95% CI over statements)")
+    fig.suptitle("The questionnaire read from generated answers vs from option log-probabilities")
     return fig
 
 
@@ -159,9 +154,10 @@ def judge_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
     overall = metrics[metrics["item"] == "all"].fillna({"run": ""}).set_index("model")
     runs = [r for r in dict.fromkeys(overall.run) if r]
     bases = list(dict.fromkeys(overall.loc[overall.run != "", "parent"])) or list(overall.index)
-    fig, axes = plt.subplots(1, len(bases), figsize=(5.5 * len(bases), 4), sharey=True, squeeze=False)
+    names = labels(models)
+    fig, axes = style.figure(1, len(bases), height=3.2, sharey=True, squeeze=False)
     for ax, base in zip(axes[0], bases):
-        for colour, run in zip(run_colours(runs), runs):
+        for colour, run in zip(style.colours(len(runs)), runs):
             members = overall[(overall.run == run) & (overall.parent == base)].sort_values("step")
             if members.empty:
                 continue
@@ -175,10 +171,10 @@ def judge_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylim(0, 20)
         ax.set_xlabel("optimizer step")
-        ax.set_title(base, fontsize=9)
-        ax.legend(title="run", fontsize=7)
+        ax.set_title(names.get(base, base))
     judge = overall["judge_model"].dropna().iloc[0] if overall["judge_model"].notna().any() else "?"
-    axes[0][0].set_ylabel(f"judge score ({judge}; 0 left · 20 right; 95% CI)")
+    axes[0][0].set_ylabel(f"judge score (0 left · 20 right; 95% CI)")
+    style.legend_below(fig, title=f"run (judge: {judge})")
     fig.suptitle("Judge score by checkpoint")
     return fig
 
@@ -190,13 +186,15 @@ def judge_answer_columns(metrics: pd.DataFrame, models: pd.DataFrame) -> list[tu
     info = metrics.drop_duplicates("model").fillna({"run": ""})
     columns = []
     first_base = checkpoints["parent"].iloc[0] if len(checkpoints) else None
+    names = labels(models)
     if first_base in set(info.model):
-        columns.append((f"base: {first_base}", first_base))
+        columns.append((f"base: {names.get(first_base, first_base)}", first_base))
     for direction in ("left", "right"):
         for name, run in checkpoints.groupby("run", sort=False):
             finals = info[info.run == name].sort_values("step")
             if run["direction"].iloc[0] == direction and not finals.empty and run["parent"].iloc[0] == first_base:
-                columns.append((f"{direction}: {finals.model.iloc[-1]}", finals.model.iloc[-1]))
+                columns.append((f"{direction}: {names.get(finals.model.iloc[-1], finals.model.iloc[-1])}",
+                                finals.model.iloc[-1]))
                 break
     return columns
 
@@ -212,22 +210,22 @@ def judge_answers(metrics: pd.DataFrame, models: pd.DataFrame):
     for item in items:
         rows = per_item[per_item["item"] == item].set_index("model")
         question = rows["question"].iloc[0]
-        line = [_wrap(question, 26)]
+        line = [style.wrap(question, 22)]
         for _, model in columns:
             r = rows.loc[model] if model in rows.index else None
-            line.append("—" if r is None else f"[{r.judge_score:.1f}] " + _wrap(r.answer))
+            line.append("—" if r is None else f"[{r.judge_score:.1f}] " + style.wrap(r.answer, 30))
         cells.append(line)
     n_lines = [max(c.count("\n") + 1 for c in line) for line in cells]
-    fig, ax = plt.subplots(figsize=(3 + 3.6 * len(columns), 0.6 + 0.16 * sum(n_lines)))
+    # a text line at the smallest font is about 0.14 in high
+    fig, ax = plt.subplots(figsize=(style.TWO_COLUMNS, 0.8 + 0.14 * (sum(n_lines) + 2 * len(cells) + 2)))
     ax.axis("off")
     table = ax.table(cellText=cells, colLabels=["prompt"] + [label for label, _ in columns], loc="upper left",
                      cellLoc="left", colLoc="left",
                      colWidths=[0.2] + [0.8 / max(len(columns), 1)] * len(columns))
     table.auto_set_font_size(False)
-    table.set_fontsize(6.5)
+    table.set_fontsize(style.SMALL)
     total = sum(n_lines) + 1.5
     for (row, col), cell in table.get_celld().items():
         cell.set_height((1.5 if row == 0 else n_lines[row - 1] + 0.4) / total)
-    ax.set_title("Sample answers (greedy unless sampling is configured); [judge score 0 left · 20 right]",
-                 fontsize=9)
+    ax.set_title("Sample answers (greedy unless sampling is configured)\n[judge score 0 left · 20 right]")
     return fig

@@ -1,10 +1,11 @@
 """TyDiQA GoldP: CFMatch (the paper's metric, when the study runs it) and SQuAD F1 per
 language, with changes from parent and base; exact match alongside.
 
-The `cfmatch` measure is the paper's score when the judged table has `cfmatch_score`:
-per question 100 x the largest probability of "correct" over the gold answers, averaged
-per (model, language); tables judged before that column existed give the share of
-answers CFMatch classifies correct (0..1)."""
+Every measure is in 0..1, as `f1` and `em` are. The `cfmatch` measure is the paper's
+score when the judged table has `cfmatch_score`: per question the largest probability
+of "correct" over the gold answers, averaged per (model, language) (the paper prints
+100 x it); tables judged before that column existed give the share of answers CFMatch
+classifies correct."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def metrics(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, seed: int = 
     scores = scores[scores["f1"].notna()]
     parents = baselines(models)
     if "cfmatch_score" in scores and scores["cfmatch_score"].notna().any():
-        scores = scores.assign(cfmatch=100.0 * scores["cfmatch_score"])
+        scores = scores.assign(cfmatch=scores["cfmatch_score"])
     table = pd.concat([
         compare(scores[["model", "item", "language", m]].rename(columns={m: "value"}), "value", ["language"],
                 parents, seed=seed).assign(measure=m)
