@@ -20,11 +20,12 @@ import yaml
 
 from alignshift import data, probes
 from alignshift.data.checks import DataError
-from alignshift.data.released import read_released, released_scores
 from alignshift.models.load import LoadedModel
 from alignshift.models.spec import ModelSpec
 from alignshift.probes.country_pairs import items as cp_items
 from alignshift.probes.country_pairs import metrics as cp
+from alignshift.probes.country_pairs.released import read_released
+from alignshift.probes.released_outputs import released_scores
 from alignshift.prompts import format_prompt
 from conftest import REPO, STUDIES, assert_figures_built, job_counts, model_table, read_metrics, run_snakemake, write_config
 
@@ -524,7 +525,8 @@ def test_the_released_runs_items_come_from_the_authors_bank_and_country_lists(tm
     rehearsal's fixture), read as a download is: checked against a checksum list, never
     executed; the items the probe builds from it are every row of the released files."""
     spec = {"loader": "llm_bias_bank", "base": str(BANK_FIXTURE / "country_bias_pilot"), "commit": "rehearsal",
-            "sha256": str(BANK_FIXTURE / "bank.sha256"), "cache_dir": str(tmp_path / "cache")}
+            "sha256": str(BANK_FIXTURE / "bank.sha256"), "cache_dir": str(tmp_path / "cache"),
+            "templates": str(REPO / "data/country_pairs/scenarios.yaml")}
     assert data.downloads({"loader": "llm_bias_bank"}) and not data.downloads(spec)  # GitHub by default
     bank = data.prepare(spec)
     # gpu_bias.py's order, which is the released pairs' (country_1 before country_2)

@@ -141,8 +141,9 @@ def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dic
                     out: str) -> None:
     """A model's score table for one probe from its authors' released outputs
     (alignshift.data.released): downloaded at the pinned commit, checked against the
-    recorded sha256, converted into the rows an evaluation of the probe writes."""
-    from .data.released import released_scores as convert
+    recorded sha256, converted by the probe's converter into the rows an evaluation of
+    the probe writes."""
+    from .probes.released_outputs import released_scores as convert
 
     table, provenance = convert(model, probe, entry, source, spec, read_tables(tables))
     write_table(table, out, provenance)
@@ -150,44 +151,13 @@ def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dic
              len(provenance["files"]), provenance["repo"], provenance["commit"])
 
 
-def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out: str, cache: str,
-          threads: int | None = None, prompts_out: str | None = None) -> None:
-    """The judge probe's second stage: the judge scores every model's answers into one
-    table (the study's models, checkpoints planned from their data included, are known
-    only when the job runs); its provenance keeps each model's answers' provenance and
-    adds the judge's. Backend `local`: the judge model, loaded once (and only if some
-    answer is not in its score cache); backend `openai`: an OpenAI-compatible endpoint
-    (no manifest), its replies cached per prompt. `prompts_out`: the prompts the judge
-    saw, one row each, joined to the scores by `judge_prompt_hash`."""
-    from .probes.judge.judging import (api_judge_answers, api_prompts, api_settings, backend, judge_answers,
-                                       load_judge, local_prompts)
-
+def run_stage(probe: str, stage: str, settings: dict, inputs: dict, outputs: dict[str, str], cache: str,
+              threads: int | None = None) -> None:
+    """A later stage a probe declares (`stages: [judging]` in its spec.yaml), run once for
+    the study on every model's scores: the function `run(settings, inputs, outputs,
+    cache)` of the probe's folder's module of the stage's name (probes/judge/judging.py)."""
     set_threads(threads)
-    if backend(judging) == "openai":
-        api = api_settings(judging)
-        # what identifies the judge; the key (api.key_env's value) is never written
-        judge_meta = {"judge_backend": "openai", "judge_id": api["base_url"], "judge_model": api["model"]}
-        score_answers = lambda answered: api_judge_answers(judging, answered, cache)  # noqa: E731
-        seen = lambda answers: api_prompts(judging, answers)  # noqa: E731
-    else:
-        manifest, judge_lm = load_judge(judging, manifest_path)
-        judge_meta = {"judge_backend": "local", "judge_id": manifest["id"], "judge_revision": manifest["revision"]}
-        score_answers = lambda answered: judge_answers(judging, answered, judge_lm, manifest, cache)  # noqa: E731
-        seen = lambda answers: local_prompts(judging, answers, judge_lm)  # noqa: E731
-    tables, answers = [], {}
-    for answers_path in answer_paths:
-        answered = pd.read_parquet(answers_path)
-        tables.append(score_answers(answered) if len(answered) else answered)
-        provenance = read_provenance(answers_path)
-        answers[provenance.get("model", answers_path)] = provenance
-        log.info("judged %d answers of %s", len(answered), answers_path)
-    scored = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    meta = {"answers": answers, "judging": judging, **judge_meta}
-    write_table(scored, out, meta)
-    if prompts_out:  # what the judge read, joined to `out` by judge_prompt_hash
-        prompts, settings = seen(scored["answer"] if "answer" in scored else [])
-        write_table(prompts, prompts_out, {**meta, "prompts": settings})
-    log.info("%d judged answers of %d models -> %s", len(scored), len(answer_paths), out)
+    probes.stage(probe, stage)(settings, inputs, outputs, cache)
 
 
 def load_scores(paths: list[str]) -> pd.DataFrame:

@@ -40,7 +40,9 @@ for _probe in stage_probes("judging"):
             # the prompts the judge saw (joined to the scores by judge_prompt_hash)
             prompts=judged_prompts(_probe),
         params:
-            judging=stage_settings(_probe),
+            probe=_probe,
+            stage="judging",
+            settings=stage_settings(_probe),
             cache=judging_cache(_probe),
         log:
             f"results/logs/judging/{_probe}.log",
@@ -54,4 +56,4 @@ for _probe in stage_probes("judging"):
         conda:
             "../../envs/gpu.yaml"
         script:
-            "../scripts/judge.py"
+            "../scripts/stage.py"

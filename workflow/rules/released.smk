@@ -1,14 +1,16 @@
 # Models scored by their authors (a model with a `released` field): each probe's score
 # table is converted from the authors' released per-model outputs, downloaded at run
 # time at the study's pinned commit (top-level `released`) with every file's sha256
-# checked (alignshift.data.released). Everything downstream (cfmatch, analyze, the
+# checked (alignshift.data.released), converted by each probe's converter
+# (probes/<name>/released.py). Everything downstream (cfmatch, analyze, the
 # probes' tables, figures) is what every study runs.
 from alignshift.data import released as released_outputs
+from alignshift.probes import released_outputs as probe_converters
 
 RELEASED_SOURCE = released_outputs.settings(config.get("released"))
-if RELEASED and RELEASED_SOURCE["format"] not in released_outputs.CONVERTERS:
+if RELEASED and RELEASED_SOURCE["format"] not in probe_converters.formats(probes.available()):
     raise ValueError(f"released.format: unknown format {RELEASED_SOURCE['format']!r}; "
-                     f"known: {sorted(released_outputs.CONVERTERS)}")
+                     f"known: {sorted(probe_converters.formats(probes.available()))}")
 for _model in RELEASED:
     for _probe in (REGISTRY[_model].released.get("files") or {}):
         if _probe not in PROBES:
@@ -19,7 +21,7 @@ def released_inputs(wildcards):
     """The study's prepared datasets the job's probes' converters read (e.g. `countries`:
     the ranking is among the study's countries)."""
     names = {name for probe in evaluated_probes(wildcards)
-             for name in released_outputs.needs(config.get("released"), probe)}
+             for name in probe_converters.needs(probe, config.get("released"))}
     return {name: dataset_path(name) for name in sorted(names)}
 
 

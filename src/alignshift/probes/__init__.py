@@ -102,6 +102,15 @@ def metrics_module(name: str):
     return importlib.import_module(f"{__name__}.{name}.metrics")
 
 
+def stage(name: str, stage: str) -> Callable[[dict, dict, dict, str], None]:
+    """The job of a later stage the probe declares (`stages` in its spec.yaml): the
+    function `run(settings, inputs, outputs, cache)` of the module of the stage's name in
+    the probe's folder (probes/judge/judging.py)."""
+    if stage not in (default_spec(name).get("stages") or ()):
+        raise ProbeError(f"probe {name}: no stage {stage!r}; its stages: {default_spec(name).get('stages') or []}")
+    return importlib.import_module(f"{__name__}.{name}.{stage}").run
+
+
 def check(name: str, spec: dict, models) -> None:
     """A probe's own check of its settings against the study's models (registry names),
     run when the workflow loads: `items.check(spec, models)` where a probe defines it."""

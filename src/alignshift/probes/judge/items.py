@@ -11,7 +11,7 @@ probability (see config/README.md).
 
 Two stages: the evaluation job generates (and caches) each model's answers; the rule
 `judging` then loads the judge model (`judging.model`, a registry entry) once for the
-whole study and scores every model's answers (jobs.judge). Each score row records the
+whole study and scores every model's answers (judging.run). Each score row records the
 judge's name, hub id and revision.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..country_rank.items import with_article
+from ..country_names import with_article
 
 
 def _countries(spec, tables) -> list[str]:
