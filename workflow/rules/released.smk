@@ -5,7 +5,6 @@
 # (probes/<name>/released.py). Everything downstream (cfmatch, analyze, the
 # probes' tables, figures) is what every study runs.
 from alignshift.data import released as released_outputs
-from alignshift.probes import released_outputs as probe_converters
 
 RELEASED_SOURCE = released_outputs.settings(config.get("released"))
 if RELEASED and RELEASED_SOURCE["format"] not in probe_converters.formats(probes.available()):
@@ -15,23 +14,6 @@ for _model in RELEASED:
     for _probe in (REGISTRY[_model].released.get("files") or {}):
         if _probe not in PROBES:
             raise ValueError(f"models.{_model}.released.files.{_probe}: not a probe of this study; known: {PROBES}")
-
-
-def released_inputs(wildcards):
-    """The study's prepared datasets the job's probes' converters read (e.g. `countries`:
-    the ranking is among the study's countries)."""
-    names = {name for probe in evaluated_probes(wildcards)
-             for name in probe_converters.needs(probe, config.get("released"))}
-    return {name: dataset_path(name) for name in sorted(names)}
-
-
-def released_outputs_of():
-    """Like evaluation (`evaluation.job_per`): all of a model's probe tables in one job
-    (one job per model: a study of 14 released models and 6 probes is 14 jobs, not 84), or
-    one probe's per job."""
-    if EVAL_PER_MODEL:
-        return {probe: f"results/scores/{{model}}/{probe}.parquet" for probe in PROBES}
-    return {"scores": "results/scores/{model}/{probe}.parquet"}
 
 
 rule released_scores:
