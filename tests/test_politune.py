@@ -262,7 +262,7 @@ def test_synthesis_resumes_from_cache_and_aligned_answer_is_the_right_column(stu
     lm = load(json.loads(manifest.read_text()), device="cpu")
     row = synth.iloc[0]
     prompt = format_prompt(lm.tokenizer, synthesis.settings(entry)["prompts"]["aligned"].format(
-        instruction=row.prompt, side=synthesis.SIDES["right"], other=synthesis.SIDES["left"]), chat=True)
+        instruction=row.prompt, side=synthesis.DESCRIPTIONS["right"], other=synthesis.DESCRIPTIONS["left"]), chat=True)
     fresh = generation.generate(lm.model, lm.tokenizer, [prompt], max_new_tokens=12, do_sample=True,
                                 temperature=1.0, revision=lm.revision)
     assert fresh[0] == row.right

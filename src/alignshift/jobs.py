@@ -16,7 +16,7 @@ import pandas as pd
 from . import data as datasets
 from . import probes, registry
 from .models.fetch import fetch, read_manifest
-from .models.load import load
+from .models.load import load_fetched
 from .models.spec import ModelSpec
 from .logs import logged  # noqa: F401  (the rules' scripts use jobs.logged)
 from .provenance import read_provenance, stable_hash, write_table
@@ -113,9 +113,8 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
     import torch
 
     set_threads(threads)
-    manifest = read_manifest(manifest_path)
-    model = ModelSpec.from_dict(model_spec)
-    lm = load(manifest, model, adapter=adapter, lazy=True)
+    lm = load_fetched(manifest_path, model_spec, adapter=adapter)
+    model = lm.spec
     for probe, spec in probe_specs.items():
         torch.manual_seed(seed)
         tables = read_tables({name: data_paths[name] for name in spec["datasets"]})
@@ -213,3 +212,51 @@ def annotate(metrics: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     if metrics.empty:
         return metrics
     return metrics.merge(models[["model", "run", "step", "stage", "parent"]], on="model", how="left")
+
+
+def filter_posts(synth: str, entry: dict, teacher: dict, manifest_path: str, posts_path: str, out: str,
+                 cache: str, threads: int | None = None) -> None:
+    """PoliTune's first step: the teacher keeps the posts that express the ideology
+    (alignshift.synthesis.run_filter)."""
+    from . import synthesis
+
+    set_threads(threads)
+    synthesis.run_filter(synth, entry, teacher, manifest_path, posts_path, out, cache=cache)
+
+
+def synthesize(synth: str, entry: dict, teacher: dict, manifest_path: str, filtered_path: str, out: str,
+               out_phase1: str, cache_dir: str, threads: int | None = None) -> None:
+    """PoliTune's preference set from the kept posts (alignshift.synthesis.run_synthesis)."""
+    from . import synthesis
+
+    set_threads(threads)
+    synthesis.run_synthesis(synth, entry, teacher, manifest_path, filtered_path, out, cache_dir=cache_dir,
+                            out_phase1=out_phase1)
+
+
+def fetch_cfmatch(commit: str, out_dir: str, local: str | None = None) -> None:
+    """CFMatch's classifier files of `commit` (downloaded, or copied from `local`), checked."""
+    from . import cfmatch
+
+    cfmatch.fetch_classifier(commit, Path(out_dir), local=local)
+
+
+def report_config(config: dict, out: str) -> None:
+    """The study's config as this run resolved it, for snakemake --report."""
+    from .provenance import write_study_config
+
+    write_study_config(config, out)
+
+
+def report_versions(out: str) -> None:
+    """The software versions of the job's own environment (its conda env under --use-conda)."""
+    from .provenance import library_versions, write_versions
+
+    write_versions(library_versions(), out)
+
+
+def report_table(table: str, out: str) -> None:
+    """One metrics table as an HTML page of the report."""
+    from .report import metrics_table_html
+
+    metrics_table_html(table, out)
