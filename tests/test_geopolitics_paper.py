@@ -96,13 +96,12 @@ def bank(tmp_path_factory):
     return {"scenarios": data.prepare({"loader": "scenarios", "path": str(path)})}
 
 
-def make_fmt(tokenizer, chat: bool, prefill: str | None = None):
-    """The formatter probes.run gives a probe (alignshift.probes.run), for a tokenizer."""
-    def fmt(user, assistant_prefix=""):
+def make_fmt(tokenizer, chat: bool, prefill: str | None = None) -> probes.PromptFormat:
+    """The prompt format probes.run gives a probe (alignshift.probes.run), for a tokenizer."""
+    def render(user, assistant_prefix=""):
         return format_prompt(tokenizer, user, chat=chat) if tokenizer is not None else user
-    fmt.chat = chat and (tokenizer is None or tokenizer.chat_template is not None)
-    fmt.tokenizer, fmt.prefill = tokenizer, prefill
-    return fmt
+    return probes.PromptFormat(render, chat=chat and (tokenizer is None or tokenizer.chat_template is not None),
+                               tokenizer=tokenizer, prefill=prefill)
 
 
 def spec(**overrides):
@@ -543,7 +542,7 @@ def test_the_released_runs_items_come_from_the_authors_bank_and_country_lists(tm
     assert bank.attrs["revision"] == "recozers/LLM-Bias@rehearsal: " + ", ".join(
         f"{f} sha256:{sums[f]}" for f in ("scenarios.py", "scenarios_fr.py", "scenarios_zh.py", "gpu_bias.py"))
     built = cp_items.build(probes.resolve_spec("country_pairs", {"letter_scoring": "text"}), {"scenarios": bank},
-                           lambda text: text)
+                           probes.PromptFormat(lambda text, assistant_prefix="": text, chat=True))
     folders = ["gpu_bias", "gpu_bias_fr", "gpu_bias_zh", "gpu_bias_fictional", "gpu_bias_fictional_fr",
                "gpu_bias_fictional_zh"]
     released = pd.concat([read_released(BANK_FIXTURE / "country_bias_pilot" / "results" / f / "qwen2.5-7b_raw.csv", "m",

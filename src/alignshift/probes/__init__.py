@@ -7,7 +7,8 @@
   beside `results/metrics/<name>.csv`);
 - `items.py`: how its items are built and scored: `build(spec, tables, fmt)` returns one
   row per (item, variant, candidate) with at least `item`, `variant`, `candidate`,
-  `prompt`, `continuation` plus whatever its metrics need, and the shared scorer scores
+  `prompt`, `continuation` plus whatever its metrics need (`fmt`: a PromptFormat, the
+  prompt text for this model and whether a chat template applies), and the shared scorer scores
   every candidate of a prompt in one batched pass; or `evaluate(spec, tables, lm, fmt,
   cache)` for probes that generate (its rows keep the `prompt` each answer was generated
   from); or both `build` and `generate(spec, tables, lm, fmt, cache)` for probes whose
@@ -40,15 +41,13 @@ from ..cache import JsonlCache
 from ..provenance import stable_hash
 from ..scoring import TOKENIZATION, ScoreRequest, encode_prompt, score
 from ..scoring import _bos_to_add as prompt_bos  # the BOS id the scorer and generator add to text
+from .errors import ProbeError
+from .prompt_format import PromptFormat, chat_setting, formatter
 
 PROBE_DIR = Path(__file__).parent
 # spec keys that describe the workflow around a probe; with the later stages' settings
 # groups they never shape prompts or scores, so changing them never rescores
 WORKFLOW_KEYS = ("analysis", "stages", "tables")
-
-
-class ProbeError(ValueError):
-    """A probe cannot be built from its settings or data."""
 
 
 def available() -> list[str]:
@@ -119,7 +118,7 @@ def check(name: str, spec: dict, models) -> None:
         checker(spec, models)
 
 
-def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: Callable[..., str],
+def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: PromptFormat,
           allow_empty: bool = False) -> pd.DataFrame:
     rows = items_module(name).build(spec, tables, fmt)
     if rows.empty and not allow_empty:
@@ -262,57 +261,6 @@ def prompt_settings(spec: dict, lm, path: str) -> dict:
     if path == "reward":
         settings["reward_format"] = spec.get("reward_format")
     return settings
-
-
-CHAT_TEMPLATE_KEYWORDS = ("model", "none", "all")
-
-
-def chat_setting(spec: dict, model_spec) -> bool | str:
-    """Whether (and how) this probe applies a chat template to this model, from the
-    probe's `chat_template` setting: "model" (default) each model's registry
-    `chat_template`; "none" plain text for every model; "all" every model's own
-    template; or a mapping model name -> true | false | "model" | a Jinja template, with
-    `default` for the models it does not name (default "model"). Returns True (the
-    tokenizer's template), False (plain text) or a Jinja template string."""
-    value = spec.get("chat_template", "model")
-    if isinstance(value, dict):
-        value = value.get(model_spec.name, value.get("default", "model"))
-        if isinstance(value, str) and value not in CHAT_TEMPLATE_KEYWORDS:
-            return value  # a Jinja template
-    if value is True or value == "all":
-        return True
-    if value is False or value is None or value == "none":
-        return False
-    if value == "model":
-        return bool(model_spec.chat_template)
-    raise ProbeError(f"chat_template: {value!r} is not one of {CHAT_TEMPLATE_KEYWORDS}, true, false or a mapping "
-                     "of model names")
-
-
-def formatter(spec: dict, tokenizer, model_spec) -> Callable[..., str]:
-    """`fmt(user, assistant_prefix="")`: the probe's prompt text for this model (its
-    `chat_template`, `answer_cue`, `prefix_join` and `system_prompt` settings; see
-    alignshift.prompts.format_prompt). `fmt.chat` tells whether a chat template is applied."""
-    from ..prompts import ANSWER_CUE, format_prompt
-
-    chat = chat_setting(spec, model_spec)
-    cue = spec.get("answer_cue", ANSWER_CUE)
-    join = spec.get("prefix_join", "direct")
-    prompt_format = getattr(model_spec, "prompt_format", "auto")
-
-    def fmt(user: str, assistant_prefix: str = "") -> str:
-        return format_prompt(tokenizer, user, chat=chat, system=spec.get("system_prompt"),
-                             assistant_prefix=assistant_prefix, answer_cue=cue or "", prefix_join=join,
-                             prompt_format=prompt_format)
-
-    # whether prompts go through a chat template (a probe may prompt base models differently)
-    fmt.chat = prompt_format == "auto" and (isinstance(chat, str) or bool(chat and tokenizer.chat_template))
-    # for probes that build token ids themselves (country_pairs' paper protocol): the
-    # tokenizer, and the model's answer prefill (text after the chat template's
-    # generation prompt; a model setting, e.g. GLM-4 chat's "\n")
-    fmt.tokenizer = tokenizer
-    fmt.prefill = getattr(model_spec, "answer_prefill", None)
-    return fmt
 
 
 def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) -> pd.DataFrame:

@@ -33,7 +33,7 @@ def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
                                            choices=choices_text(answers, letters, spec)))
         # after a chat template the answer starts a turn; in plain text it follows the
         # prompt's last word with a space, unless the prompt already ends in one ("is: ")
-        space = "" if getattr(fmt, "chat", False) or prompt[-1:].isspace() else " "
+        space = "" if fmt.chat or prompt[-1:].isspace() else " "
         gold = letters[int(q.correct_answer_num) - 1]
         for letter in letters:
             rows.append({"item": q.item, "variant": "", "candidate": letter, "prompt": prompt,
