@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from conftest import REPO
@@ -30,6 +31,10 @@ ITEMS = '''\
 """is_country: the likelihood of " Yes" against " No" after "Is <country> a country?"."""
 
 import pandas as pd
+
+from alignshift.probes.protocol import LOG_LIKELIHOOD
+
+KINDS = (LOG_LIKELIHOOD,)
 
 
 def build(spec, tables, fmt):
@@ -96,3 +101,22 @@ def test_a_new_probe_folder_runs_through_the_workflow(tiny_model_dir, tmp_path):
     assert metrics["model"].tolist() == ["tiny"] and metrics["n_items"].tolist() == [5]
     by_item = scores.pivot_table(index="item", columns="candidate", values="logprob_sum")
     assert metrics["yes_share"].iloc[0] == (by_item["Yes"] > by_item["No"]).mean()
+
+
+def test_a_probe_declares_its_kinds_and_has_their_hooks():
+    from types import SimpleNamespace
+
+    from alignshift.probes import ProbeError
+    from alignshift.probes.protocol import GENERATION, LOG_LIKELIHOOD, read_protocol
+
+    def build(spec, tables, fmt):
+        return None
+
+    both = read_protocol("p", SimpleNamespace(KINDS=(LOG_LIKELIHOOD, GENERATION), build=build, generate=build))
+    assert both.kinds == (LOG_LIKELIHOOD, GENERATION) and not both.generates_only and both.build_reward is None
+    for module, message in ((SimpleNamespace(build=build), "must set KINDS"),
+                            (SimpleNamespace(KINDS=("sampling",), build=build), "unknown"),
+                            (SimpleNamespace(KINDS=(GENERATION,)), "has no generate"),
+                            (SimpleNamespace(KINDS=(LOG_LIKELIHOOD,), build=build, generate=build), "defines generate")):
+        with pytest.raises(ProbeError, match=message):
+            read_protocol("p", module)

@@ -5,15 +5,14 @@
   config's datasets it reads), `stages` (settings groups of later stages that run on its
   scores in rules of their own: `judging`, `cfmatch`), `tables` (further metrics tables
   beside `results/metrics/<name>.csv`);
-- `items.py`: how its items are built and scored: `build(spec, tables, fmt)` returns one
-  row per (item, variant, candidate) with at least `item`, `variant`, `candidate`,
-  `prompt`, `continuation` plus whatever its metrics need (`fmt`: a PromptFormat, the
-  prompt text for this model and whether a chat template applies), and the shared scorer scores
-  every candidate of a prompt in one batched pass; or `evaluate(spec, tables, lm, fmt,
-  cache)` for probes that generate (its rows keep the `prompt` each answer was generated
-  from); or both `build` and `generate(spec, tables, lm, fmt, cache)` for probes whose
-  items are read both ways (rows of each, concatenated, each keeping its `prompt`; either
-  may return none); `build_reward(spec, tables)` if reward models apply;
+- `items.py`: its `KINDS` and hooks (alignshift.probes.protocol): `build(spec, tables,
+  fmt)` for the log-likelihood kind returns one row per (item, variant, candidate) with
+  at least `item`, `variant`, `candidate`, `prompt`, `continuation` plus whatever its
+  metrics need (`fmt`: a PromptFormat), and the shared scorer scores every candidate of
+  a prompt in one batched pass; `generate(spec, tables, lm, fmt, cache)` for the
+  generation kind (its rows keep the `prompt` each answer was generated from); a probe
+  of both kinds gets the rows of each, concatenated (either may return none);
+  `build_reward(spec, tables)` if reward models apply;
 - `metrics.py`: `metrics(scores, models, spec, seed)` -> its metrics table, and for each
   name in `tables`, `tables(scores, models, spec, seed)` -> {name: table}. `models` is
   the study's model table (alignshift.registry.model_table).
@@ -42,6 +41,7 @@ from ..provenance import stable_hash
 from ..scoring import TOKENIZATION, ScoreRequest, encode_prompt, score
 from ..scoring import _bos_to_add as prompt_bos  # the BOS id the scorer and generator add to text
 from .errors import ProbeError
+from .protocol import GENERATION, Protocol, protocol
 from .prompt_format import PromptFormat, chat_setting, formatter
 
 PROBE_DIR = Path(__file__).parent
@@ -93,10 +93,6 @@ def active_stage(spec: dict) -> str | None:
     return None
 
 
-def items_module(name: str):
-    return importlib.import_module(f"{__name__}.{name}.items")
-
-
 def metrics_module(name: str):
     return importlib.import_module(f"{__name__}.{name}.metrics")
 
@@ -113,14 +109,14 @@ def stage(name: str, stage: str) -> Callable[[dict, dict, dict, str], None]:
 def check(name: str, spec: dict, models) -> None:
     """A probe's own check of its settings against the study's models (registry names),
     run when the workflow loads: `items.check(spec, models)` where a probe defines it."""
-    checker = getattr(items_module(name), "check", None)
+    checker = protocol(name).check
     if checker is not None:
         checker(spec, models)
 
 
 def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: PromptFormat,
           allow_empty: bool = False) -> pd.DataFrame:
-    rows = items_module(name).build(spec, tables, fmt)
+    rows = protocol(name).build(spec, tables, fmt)
     if rows.empty and not allow_empty:
         raise ProbeError(f"probe {name}: no items after applying its settings {spec}")
     return rows
@@ -146,11 +142,12 @@ PROMPT_COLUMNS = ["prompt_hash", "prompt", "token_ids", "given_as"]
 
 def scoring_path(name: str, model_spec) -> str:
     """How a probe reaches this model: "reward" (a reward model scores whole texts),
-    "generate" (a probe with `evaluate`: answers are generated), or "loglik" (the
-    shared scorer's log-likelihoods of each prompt's continuations)."""
+    "generate" (a probe of the generation kind alone: answers are generated), or
+    "loglik" (the shared scorer's log-likelihoods of each prompt's continuations, and
+    for a probe of both kinds, its generated readings beside them)."""
     if getattr(model_spec, "kind", "causal_lm") == "reward_model":
         return "reward"
-    return "generate" if hasattr(items_module(name), "evaluate") else "loglik"
+    return "generate" if protocol(name).generates_only else "loglik"
 
 
 def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: str | Path | None = None,
@@ -178,17 +175,18 @@ def run_with_prompts(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm,
 def _evaluate(name, spec, tables, lm, cache, chunk_prompts, progress, score_kwargs) -> tuple[pd.DataFrame, str]:
     """The probe's rows for this model, each with the `prompt` it was scored on."""
     fmt = formatter(spec, lm.tokenizer, lm.spec)
-    probe = items_module(name)
+    probe = protocol(name)
     path = scoring_path(name, lm.spec)
     if path == "reward":
         # a reward model scores whole (question, response) texts; probes without a
         # `build_reward(spec, tables)` do not apply to it and give an empty table
         return _reward_rows(probe, spec, tables, lm, cache), path
     if path == "generate":
-        return probe.evaluate(spec, tables, lm, fmt, cache), path
-    rows = build(name, spec, tables, fmt, allow_empty=hasattr(probe, "generate"))
+        return probe.generate(spec, tables, lm, fmt, cache), path
+    both = GENERATION in probe.kinds
+    rows = build(name, spec, tables, fmt, allow_empty=both)
     rows = _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) if len(rows) else rows
-    if hasattr(probe, "generate"):
+    if both:
         # items read both ways (ideology's `reading`): the scored rows, then the rows read
         # from generated answers; either part may be empty, not both
         parts = [p for p in (rows, probe.generate(spec, tables, lm, fmt, cache)) if len(p)]
@@ -204,7 +202,7 @@ def _with_prompt_hash(name: str, rows: pd.DataFrame, lm) -> tuple[pd.DataFrame, 
     if "prompt" not in rows:
         if not rows.empty:
             raise ProbeError(f"probe {name}: its rows have no `prompt` column (the text each score was made "
-                             "from; `evaluate(...)` keeps the prompt it generated from)")
+                             "from; `generate(...)` keeps the prompt it generated from)")
         rows = rows.assign(prompt_hash=pd.Series(dtype=object))
         prompts = {}
     else:
@@ -287,13 +285,13 @@ def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwar
     return out
 
 
-def _reward_rows(probe, spec, tables, lm, cache) -> pd.DataFrame:
+def _reward_rows(probe: Protocol, spec, tables, lm, cache) -> pd.DataFrame:
     """Rows of `probe.build_reward(spec, tables)` (item, variant, candidate, question,
     response, ...) with each text's `reward`, formatted by the spec's `reward_format`
     (the text is the row's `prompt`)."""
     from ..rewards import reward_scores
 
-    if not hasattr(probe, "build_reward"):
+    if probe.build_reward is None:
         return pd.DataFrame()
     rows = probe.build_reward(spec, tables)
     texts = [spec["reward_format"].format(question=q, response=r) for q, r in zip(rows["question"], rows["response"])]

@@ -18,6 +18,10 @@ from itertools import combinations
 import pandas as pd
 
 from .. import ProbeError
+from ..protocol import LOG_LIKELIHOOD
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (LOG_LIKELIHOOD,)
 
 
 def _names(bank: pd.DataFrame, kind: str) -> dict[tuple[str, str], str]:

@@ -23,6 +23,10 @@ import pandas as pd
 
 from ...prompts import alpaca
 from .. import ProbeError
+from ..protocol import GENERATION, LOG_LIKELIHOOD
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (LOG_LIKELIHOOD, GENERATION)
 
 READINGS = ("logprob", "generated", "both")
 LEVELS = 4  # the instruction's 0..3

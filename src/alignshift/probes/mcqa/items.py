@@ -5,6 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import ProbeError
+from ..protocol import LOG_LIKELIHOOD
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (LOG_LIKELIHOOD,)
 
 CHOICE_LAYOUTS = ("inline", "lines")
 
