@@ -36,13 +36,14 @@ from typing import Callable
 import pandas as pd
 import yaml
 
-from ..cache import JsonlCache
 from ..provenance import stable_hash
-from ..scoring import TOKENIZATION, ScoreRequest, encode_prompt, score
+from ..scoring import TOKENIZATION, encode_prompt
 from ..scoring import _bos_to_add as prompt_bos  # the BOS id the scorer and generator add to text
 from .errors import ProbeError
-from .protocol import GENERATION, Protocol, protocol
 from .prompt_format import PromptFormat, chat_setting, formatter
+from .protocol import GENERATION, protocol
+from .reward_path import reward_rows
+from .score_cache import score_rows
 
 PROBE_DIR = Path(__file__).parent
 # spec keys that describe the workflow around a probe; with the later stages' settings
@@ -180,12 +181,12 @@ def _evaluate(name, spec, tables, lm, cache, chunk_prompts, progress, score_kwar
     if path == "reward":
         # a reward model scores whole (question, response) texts; probes without a
         # `build_reward(spec, tables)` do not apply to it and give an empty table
-        return _reward_rows(probe, spec, tables, lm, cache), path
+        return reward_rows(probe, spec, tables, lm, cache), path
     if path == "generate":
         return probe.generate(spec, tables, lm, fmt, cache), path
     both = GENERATION in probe.kinds
     rows = build(name, spec, tables, fmt, allow_empty=both)
-    rows = _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) if len(rows) else rows
+    rows = score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) if len(rows) else rows
     if both:
         # items read both ways (ideology's `reading`): the scored rows, then the rows read
         # from generated answers; either part may be empty, not both
@@ -259,42 +260,3 @@ def prompt_settings(spec: dict, lm, path: str) -> dict:
     if path == "reward":
         settings["reward_format"] = spec.get("reward_format")
     return settings
-
-
-def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) -> pd.DataFrame:
-    grouped = rows.groupby("prompt", sort=False)["continuation"].apply(tuple)
-    spec_hash = stable_hash(spec)
-    keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p, "continuations": c,
-                         "tokenization": TOKENIZATION}) for p, c in grouped.items()]
-    store = JsonlCache(cache)
-
-    def score_chunk(chunk, done, total):
-        label = f"{name} {lm.spec.name} [{done}/{total} prompts]" if progress else False
-        results = score(lm.model, lm.tokenizer, [ScoreRequest(p, c) for _, (p, c) in chunk], progress=label, **score_kwargs)
-        return [{"logprob_sum": r.logprob_sum.tolist(), "n_tokens": r.n_tokens.tolist()} for r in results]
-
-    results = dict(zip(grouped.index, store.fill(zip(keys, grouped.items()), score_chunk, chunk=chunk_prompts)))
-    # map every row back to its prompt's result, by position among the prompt's rows
-    position = rows.groupby("prompt", sort=False).cumcount().to_numpy()
-    per_row = [results[p] for p in rows["prompt"]]
-    out = rows.assign(
-        logprob_sum=[r["logprob_sum"][k] for r, k in zip(per_row, position)],
-        n_tokens=[int(r["n_tokens"][k]) for r, k in zip(per_row, position)],
-    )
-    out["logprob_mean"] = out["logprob_sum"] / out["n_tokens"].clip(lower=1)
-    return out
-
-
-def _reward_rows(probe: Protocol, spec, tables, lm, cache) -> pd.DataFrame:
-    """Rows of `probe.build_reward(spec, tables)` (item, variant, candidate, question,
-    response, ...) with each text's `reward`, formatted by the spec's `reward_format`
-    (the text is the row's `prompt`)."""
-    from ..rewards import reward_scores
-
-    if probe.build_reward is None:
-        return pd.DataFrame()
-    rows = probe.build_reward(spec, tables)
-    texts = [spec["reward_format"].format(question=q, response=r) for q, r in zip(rows["question"], rows["response"])]
-    rewards = reward_scores(lm.model, lm.tokenizer, texts, cache=cache, revision=lm.revision)
-    # the question is the item's text; analyses name their own `question` column
-    return rows.drop(columns=["question"]).assign(prompt=texts, reward=rewards)
