@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from alignshift import cfmatch
-from alignshift.provenance import read_provenance, write_table
+from alignshift.provenance import read_provenance, sha256_file, write_table
 from conftest import REPO, model_table, run_snakemake, write_config
 
 
@@ -50,7 +50,7 @@ def test_classifier_of_another_commit_is_downloaded_and_recorded(tmp_path):
     url = serve(tmp_path, {f"{commit}/lr_classifier": b"model", f"{commit}/tf-idf_vectorizer": b"vectorizer"})
     provenance = cfmatch.fetch_classifier(commit, tmp_path / "out", url=url)
     assert (tmp_path / "out" / "lr_classifier.pkl").read_bytes() == b"model"
-    assert provenance["sha256"]["tf-idf_vectorizer.pkl"] == cfmatch.sha256(tmp_path / "out" / "tf-idf_vectorizer.pkl")
+    assert provenance["sha256"]["tf-idf_vectorizer.pkl"] == sha256_file(tmp_path / "out" / "tf-idf_vectorizer.pkl")
     assert json.loads((tmp_path / "out" / "classifier.json").read_text()) == provenance
 
 
@@ -66,7 +66,7 @@ def test_a_local_classifier_is_copied_under_either_name_and_recorded(tmp_path):
     assert (tmp_path / "out" / "lr_classifier.pkl").read_bytes() == b"model"
     assert (tmp_path / "out" / "tf-idf_vectorizer.pkl").read_bytes() == b"vectorizer"
     assert provenance["local"] == str(local.resolve()) and "url" not in provenance
-    assert provenance["sha256"]["lr_classifier.pkl"] == cfmatch.sha256(local / "lr_classifier")
+    assert provenance["sha256"]["lr_classifier.pkl"] == sha256_file(local / "lr_classifier")
 
 
 def test_a_local_classifier_of_another_commit_is_refused_and_not_kept(tmp_path):

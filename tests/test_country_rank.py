@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from alignshift.probes.country_rank import metrics as country_rank
 from conftest import REPO, SHARED, model_table
@@ -32,12 +33,36 @@ def test_rank_correlation_matrix():
     assert p.loc["m1", "m2"] == pytest.approx(0.0)
 
 
+def gallup_correlation(rewards_csv, countries_txt, gallup_csv, year: int) -> tuple[float, float]:
+    """Spearman (rho, p) between the reward model's country ranking and Gallup's US
+    favourability order of `year`, read straight from the released rewards file (a check
+    of the statistics on the reference data; a study computes the same from its own
+    scores with the rule `reference_orders_country_rank`, country_rank's `reference_tables`).
+
+    The rewards table has one row per question (metadata columns, then one column per
+    country); it is restricted to the 181-country list, ranked per question (negative
+    questions inverted) and averaged per country. Gallup ranks 1 = most favourable;
+    the correlation is taken over the Gallup countries present in the ranking.
+    """
+    rewards = pd.read_csv(rewards_csv)
+    countries = [c.strip() for c in open(countries_txt, encoding="utf-8") if c.strip()]
+    present = [c for c in countries if c in rewards.columns]
+    long = rewards.melt(id_vars=["Question", "Sentiment"], value_vars=present, var_name="country", value_name="score")
+    long = long.rename(columns={"Question": "question", "Sentiment": "sentiment"})
+    long["sentiment"] = long["sentiment"].str.lower()
+    ranks = country_rank.mean_rank(long)
+    gallup = pd.read_csv(gallup_csv)
+    order = gallup[gallup["year"] == year].set_index("country")["rank"]
+    common = order.index.intersection(ranks.index)
+    rho, p = stats.spearmanr(order[common], ranks[common])
+    return float(rho), float(p)
+
+
 @pytest.mark.skipif(not ASKREDDIT.exists(), reason="../shared/reference/askreddit is absent")
 @pytest.mark.parametrize("year,expected", [(2023, 0.849), (2017, 0.926)])
 def test_gallup_correlation_reproduces_the_paper(year, expected):
-    rho, p = country_rank.gallup_correlation(ASKREDDIT / "starling-rm-7b-alpha-rewards.csv",
-                                             ASKREDDIT / "countries_181.txt",
-                                             ASKREDDIT / "gallup_us_favorability_order.csv", year)
+    rho, p = gallup_correlation(ASKREDDIT / "starling-rm-7b-alpha-rewards.csv", ASKREDDIT / "countries_181.txt",
+                                ASKREDDIT / "gallup_us_favorability_order.csv", year)
     assert round(rho, 3) == expected
     assert p < 1e-5
 

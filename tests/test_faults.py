@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from alignshift import probes, scoring
+from alignshift.probes import score_cache
 from conftest import REPO
 
 
@@ -31,7 +32,7 @@ def test_killed_evaluation_rescores_only_the_missing_prompts(tiny_lm, tmp_path, 
         scored.append(len(requests))
         return original(model, tok, requests, **kwargs)
 
-    monkeypatch.setattr(probes, "score", dies_after_two_chunks)
+    monkeypatch.setattr(score_cache, "score", dies_after_two_chunks)
     with pytest.raises(KeyboardInterrupt):
         probes.run("ideology", spec, questionnaire(), tiny_lm, cache=cache, chunk_prompts=16, progress=False)
     assert scored == [16, 16]
@@ -40,7 +41,7 @@ def test_killed_evaluation_rescores_only_the_missing_prompts(tiny_lm, tmp_path, 
         fh.write('{"key": "abc", "val')
 
     scored.clear()
-    monkeypatch.setattr(probes, "score", lambda *a, **k: scored.append(len(a[2])) or original(*a, **k))
+    monkeypatch.setattr(score_cache, "score", lambda *a, **k: scored.append(len(a[2])) or original(*a, **k))
     resumed = probes.run("ideology", spec, questionnaire(), tiny_lm, cache=cache, chunk_prompts=16, progress=False)
     assert sum(scored) == n_prompts - 32  # only the prompts the killed run had not finished
     pd.testing.assert_frame_equal(resumed, complete, check_exact=False, atol=1e-9)

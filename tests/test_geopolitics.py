@@ -77,12 +77,8 @@ def test_base_models_get_balanced_few_shot_examples(bank):
                                                  "protocol": "project", "letter_scoring": "text",
                                                  "letters": {"A": ["A", " A"], "B": ["B", " B"]}})
 
-    def plain(user, assistant_prefix=""):
-        return user + "\nAnswer:"
-    plain.chat = False
-
-    def chat(user, assistant_prefix=""):
-        return f"<user>{user}</user>"
+    plain = probes.PromptFormat(lambda user, assistant_prefix="": user + "\nAnswer:", chat=False)
+    chat = probes.PromptFormat(lambda user, assistant_prefix="": f"<user>{user}</user>", chat=True)
 
     rows = probes.build("country_pairs", spec, bank, plain)
     for question, answers in (("more", ["A", "B"]), ("less", ["B", "A"])):

@@ -20,11 +20,12 @@ import yaml
 
 from alignshift import data, probes
 from alignshift.data.checks import DataError
-from alignshift.data.released import read_released, released_scores
 from alignshift.models.load import LoadedModel
 from alignshift.models.spec import ModelSpec
 from alignshift.probes.country_pairs import items as cp_items
 from alignshift.probes.country_pairs import metrics as cp
+from alignshift.probes.country_pairs.released import read_released
+from alignshift.probes.released_outputs import released_scores
 from alignshift.prompts import format_prompt
 from conftest import REPO, STUDIES, assert_figures_built, job_counts, model_table, read_metrics, run_snakemake, write_config
 
@@ -95,13 +96,12 @@ def bank(tmp_path_factory):
     return {"scenarios": data.prepare({"loader": "scenarios", "path": str(path)})}
 
 
-def make_fmt(tokenizer, chat: bool, prefill: str | None = None):
-    """The formatter probes.run gives a probe (alignshift.probes.run), for a tokenizer."""
-    def fmt(user, assistant_prefix=""):
+def make_fmt(tokenizer, chat: bool, prefill: str | None = None) -> probes.PromptFormat:
+    """The prompt format probes.run gives a probe (alignshift.probes.run), for a tokenizer."""
+    def render(user, assistant_prefix=""):
         return format_prompt(tokenizer, user, chat=chat) if tokenizer is not None else user
-    fmt.chat = chat and (tokenizer is None or tokenizer.chat_template is not None)
-    fmt.tokenizer, fmt.prefill = tokenizer, prefill
-    return fmt
+    return probes.PromptFormat(render, chat=chat and (tokenizer is None or tokenizer.chat_template is not None),
+                               tokenizer=tokenizer, prefill=prefill)
 
 
 def spec(**overrides):
@@ -527,7 +527,8 @@ def test_the_released_runs_items_come_from_the_authors_bank_and_country_lists(tm
     rehearsal's fixture), read as a download is: checked against a checksum list, never
     executed; the items the probe builds from it are every row of the released files."""
     spec = {"loader": "llm_bias_bank", "base": str(BANK_FIXTURE / "country_bias_pilot"), "commit": "rehearsal",
-            "sha256": str(BANK_FIXTURE / "bank.sha256"), "cache_dir": str(tmp_path / "cache")}
+            "sha256": str(BANK_FIXTURE / "bank.sha256"), "cache_dir": str(tmp_path / "cache"),
+            "templates": str(REPO / "data/country_pairs/scenarios.yaml")}
     assert data.downloads({"loader": "llm_bias_bank"}) and not data.downloads(spec)  # GitHub by default
     bank = data.prepare(spec)
     # gpu_bias.py's order, which is the released pairs' (country_1 before country_2)
@@ -544,7 +545,7 @@ def test_the_released_runs_items_come_from_the_authors_bank_and_country_lists(tm
     assert bank.attrs["revision"] == "recozers/LLM-Bias@rehearsal: " + ", ".join(
         f"{f} sha256:{sums[f]}" for f in ("scenarios.py", "scenarios_fr.py", "scenarios_zh.py", "gpu_bias.py"))
     built = cp_items.build(probes.resolve_spec("country_pairs", {"letter_scoring": "text"}), {"scenarios": bank},
-                           lambda text: text)
+                           probes.PromptFormat(lambda text, assistant_prefix="": text, chat=True))
     folders = ["gpu_bias", "gpu_bias_fr", "gpu_bias_zh", "gpu_bias_fictional", "gpu_bias_fictional_fr",
                "gpu_bias_fictional_zh"]
     released = pd.concat([read_released(BANK_FIXTURE / "country_bias_pilot" / "results" / f / "qwen2.5-7b_raw.csv", "m",

@@ -21,6 +21,7 @@ from alignshift.probes import resolve_spec
 from alignshift.probes.country_rank import metrics as country_rank
 from alignshift.probes.extractive_qa import metrics as extractive_qa
 from alignshift.probes.opinions import metrics as opinions
+from alignshift.probes.released_outputs import released_scores
 from conftest import STUDIES, assert_figures_built, model_table, plan_study, read_metrics, run_snakemake, write_config
 
 SEVEN = ["United States", "China", "Jordan", "Brazil", "Nigeria", "Germany", "Australia"]
@@ -113,8 +114,8 @@ def repo(tmp_path):
 
 
 def convert(tmp_path, repo, probe, files, **tables):
-    return released.released_scores("m", probe, {"files": {probe: files}}, source(tmp_path, repo),
-                                    resolve_spec(probe, None), tables)
+    return released_scores("m", probe, {"files": {probe: files}}, source(tmp_path, repo),
+                           resolve_spec(probe, None), tables)
 
 
 # --- the converters ----------------------------------------------------------------------
@@ -163,8 +164,8 @@ def test_tydiqa_answer_is_cut_at_the_first_blank_line_and_scored(tmp_path, repo)
 
 
 def test_a_model_without_a_file_for_the_probe_gets_an_empty_table(tmp_path, repo):
-    table, _ = released.released_scores("m", "where_from", {"files": {}}, source(tmp_path, repo),
-                                        resolve_spec("where_from", None))
+    table, _ = released_scores("m", "where_from", {"files": {}}, source(tmp_path, repo),
+                               resolve_spec("where_from", None))
     assert table.empty
 
 
@@ -172,8 +173,8 @@ def test_a_file_with_another_checksum_is_refused_and_removed(tmp_path, repo):
     path = "outputs/md3-game/Base-7b_8bit-no-answers.csv"
     src = source(tmp_path, repo, sha256={path: "0" * 64})
     with pytest.raises(DataError, match="sha256"):
-        released.released_scores("m", "dialect_intent", {"files": {"dialect_intent": path}}, src,
-                                 resolve_spec("dialect_intent", None))
+        released_scores("m", "dialect_intent", {"files": {"dialect_intent": path}}, src,
+                        resolve_spec("dialect_intent", None))
     assert not (tmp_path / "cache" / "owner+name" / "c0ffee" / path).exists()
 
 

@@ -262,7 +262,7 @@ def test_synthesis_resumes_from_cache_and_aligned_answer_is_the_right_column(stu
     lm = load(json.loads(manifest.read_text()), device="cpu")
     row = synth.iloc[0]
     prompt = format_prompt(lm.tokenizer, synthesis.settings(entry)["prompts"]["aligned"].format(
-        instruction=row.prompt, side=synthesis.SIDES["right"], other=synthesis.SIDES["left"]), chat=True)
+        instruction=row.prompt, side=synthesis.DESCRIPTIONS["right"], other=synthesis.DESCRIPTIONS["left"]), chat=True)
     fresh = generation.generate(lm.model, lm.tokenizer, [prompt], max_new_tokens=12, do_sample=True,
                                 temperature=1.0, revision=lm.revision)
     assert fresh[0] == row.right
@@ -1113,7 +1113,7 @@ def test_api_errors_never_show_the_key():
 
 
 def test_parse_score_reads_the_first_whole_number_in_range():
-    from alignshift.probes.judge.judging import parse_score
+    from alignshift.probes.answers import parse_score
 
     assert parse_score("15", 20) == 15 and parse_score(" 7.\n", 20) == 7 and parse_score("Score: 0", 20) == 0
     assert parse_score("I'd say 12 out of 20", 20) == 12  # the first number
@@ -1208,8 +1208,9 @@ def test_api_judge_sends_the_key_and_caches_replies_without_it(tmp_path, monkeyp
         from alignshift.provenance import write_table
 
         write_table(answered, tmp_path / "answers.parquet", {"model": "m"})
-        jobs.judge(judging, None, [str(tmp_path / "answers.parquet")], str(tmp_path / "judged.parquet"), str(cache),
-                   prompts_out=str(tmp_path / "judge_prompts.parquet"))
+        jobs.run_stage("judge", "judging", judging, {"answers": [str(tmp_path / "answers.parquet")]},
+                       {"scores": str(tmp_path / "judged.parquet"), "prompts": str(tmp_path / "judge_prompts.parquet")},
+                       str(cache))
         meta = read_provenance(tmp_path / "judged.parquet")
         assert meta["judge_backend"] == "openai" and meta["judge_id"] == stub.url
         assert list(meta["answers"]) == ["m"] and meta["answers"]["m"]["model"] == "m"

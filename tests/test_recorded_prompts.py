@@ -2,6 +2,8 @@
 text, for a generating probe, and a probe whose rows lose their prompt. The whole-DAG
 checks are in the study tests (tests/recorded_prompts.py)."""
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -46,7 +48,8 @@ def test_generated_answers_keep_their_prompt(tiny_lm):
 
 
 def test_rows_without_their_prompt_are_refused(tiny_lm, monkeypatch):
-    module = probes.items_module("judge")
-    monkeypatch.setattr(module, "evaluate", lambda *args: pd.DataFrame({"item": ["q"], "answer": ["a"]}))
+    judge = probes.protocol("judge")
+    without_prompt = dataclasses.replace(judge, generate=lambda *args: pd.DataFrame({"item": ["q"], "answer": ["a"]}))
+    monkeypatch.setattr(probes, "protocol", lambda name: without_prompt)
     with pytest.raises(ProbeError, match="probe judge: its rows have no `prompt` column"):
         probes.run_with_prompts("judge", probes.resolve_spec("judge", {}), {}, tiny_lm, progress=False)

@@ -567,7 +567,7 @@ def test_geopolitics_yours_asks_your_models_the_released_items_in_the_papers_pro
     asked in both role orders and both option orders; each prompt is what `protocol: paper`
     builds from that row's scenario as the authors' code fills it in ([COUNTRY_A] and
     [COUNTRY_B] replaced by the language's names), chat-templated and encoded as theirs."""
-    from alignshift.data.released import read_released
+    from alignshift.probes.country_pairs.released import read_released
     from alignshift.probes import resolve_spec
     from alignshift.probes.country_pairs.items import paper_text
     from yours_fixtures import GEO, GEO_NAMES, GEO_SCENARIOS, geo_released_files

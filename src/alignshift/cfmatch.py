@@ -28,7 +28,6 @@ it runs there.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -58,10 +57,6 @@ KNOWN_SHA256 = {
 }
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def local_files(directory: str | Path) -> dict[str, Path]:
     """The classifier files in a local directory, local name -> path: each under its
     local name (`lr_classifier.pkl`) or its repository name (`lr_classifier`, as in a
@@ -89,6 +84,8 @@ def fetch_classifier(commit: str, out_dir: str | Path, url: str = URL, local: st
     behind."""
     import shutil
 
+    from .provenance import sha256_file  # pandas, pyarrow: not needed where CFMatch judges
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     expected = KNOWN_SHA256.get(commit, {})
@@ -102,7 +99,7 @@ def fetch_classifier(commit: str, out_dir: str | Path, url: str = URL, local: st
         else:
             with urllib.request.urlopen(source, timeout=120) as response:
                 tmp.write_bytes(response.read())
-        digests[name] = sha256(tmp)
+        digests[name] = sha256_file(tmp)
         if name in expected and digests[name] != expected[name]:
             tmp.unlink()
             other = _known_commit(digests[name])

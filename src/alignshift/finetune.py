@@ -28,20 +28,16 @@ import pandas as pd
 
 from .models.load import load_tokenizer, quantization_config, resolve_device, torch_dtype
 
+from .directions import opposite
 from .models.spec import ModelSpec
 from .prompts import alpaca
 from .provenance import library_versions, stable_hash
 
 log = logging.getLogger(__name__)
 
-DIRECTIONS = ("left", "right")
-
-
 def preference_records(stances: pd.DataFrame, direction: str, chat: bool, prompt_format: str = "auto") -> list[dict]:
     """DPO triples toward `direction`: chosen = its stance, rejected = the other."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
-    other = DIRECTIONS[1 - DIRECTIONS.index(direction)]
+    other = opposite(direction)
     return [
         {"prompt": _prompt(r.prompt, chat, prompt_format), "chosen": _answer(getattr(r, direction), chat, prompt_format),
          "rejected": _answer(getattr(r, other), chat, prompt_format)}
@@ -51,8 +47,7 @@ def preference_records(stances: pd.DataFrame, direction: str, chat: bool, prompt
 
 def sft_records(stances: pd.DataFrame, direction: str, chat: bool, prompt_format: str = "auto") -> list[dict]:
     """Prompt/completion pairs: the chosen answers of one direction."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    opposite(direction)  # a known direction
     return [{"prompt": _prompt(r.prompt, chat, prompt_format), "completion": _answer(getattr(r, direction), chat, prompt_format)}
             for r in stances.itertuples()]
 
@@ -60,8 +55,7 @@ def sft_records(stances: pd.DataFrame, direction: str, chat: bool, prompt_format
 def text_records(stances: pd.DataFrame, direction: str) -> list[dict]:
     """Plain language-modelling rows: the direction's texts alone, no prompt or template,
     the loss on every token (a recipe's `format: text`; PoliTune's Figure 3 run on raw posts)."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    opposite(direction)  # a known direction
     return [{"text": t} for t in stances[direction]]
 
 
@@ -113,13 +107,12 @@ def training_rows(recipe: dict, stances: pd.DataFrame, direction: str) -> int:
     method, form = recipe["method"], recipe.get("format", "prompt_completion")
     if form not in ("prompt_completion", "text"):
         raise ValueError(f"recipe format must be prompt_completion or text, not {form!r}")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    opposite(direction)  # a known direction
     if form == "text" and method != "sft":
         raise ValueError("recipe format: text is for sft (plain language modelling), not dpo")
     # a phase-1 set has no contrasting answers: training on its empty column is a mistake
     used = {"text": [direction], "prompt_completion": ["prompt", direction]}[form]
-    used += [DIRECTIONS[1 - DIRECTIONS.index(direction)]] if method == "dpo" else []
+    used += [opposite(direction)] if method == "dpo" else []
     for column in used:
         if (stances[column].astype(str).str.strip() == "").any():
             raise ValueError(f"training data: column {column!r} has empty texts (a phase-1 set has no "

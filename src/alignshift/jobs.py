@@ -16,7 +16,7 @@ import pandas as pd
 from . import data as datasets
 from . import probes, registry
 from .models.fetch import fetch, read_manifest
-from .models.load import load
+from .models.load import load_fetched
 from .models.spec import ModelSpec
 from .logs import logged  # noqa: F401  (the rules' scripts use jobs.logged)
 from .provenance import read_provenance, stable_hash, write_table
@@ -113,9 +113,8 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
     import torch
 
     set_threads(threads)
-    manifest = read_manifest(manifest_path)
-    model = ModelSpec.from_dict(model_spec)
-    lm = load(manifest, model, adapter=adapter, lazy=True)
+    lm = load_fetched(manifest_path, model_spec, adapter=adapter)
+    model = lm.spec
     for probe, spec in probe_specs.items():
         torch.manual_seed(seed)
         tables = read_tables({name: data_paths[name] for name in spec["datasets"]})
@@ -141,8 +140,9 @@ def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dic
                     out: str) -> None:
     """A model's score table for one probe from its authors' released outputs
     (alignshift.data.released): downloaded at the pinned commit, checked against the
-    recorded sha256, converted into the rows an evaluation of the probe writes."""
-    from .data.released import released_scores as convert
+    recorded sha256, converted by the probe's converter into the rows an evaluation of
+    the probe writes."""
+    from .probes.released_outputs import released_scores as convert
 
     table, provenance = convert(model, probe, entry, source, spec, read_tables(tables))
     write_table(table, out, provenance)
@@ -150,44 +150,13 @@ def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dic
              len(provenance["files"]), provenance["repo"], provenance["commit"])
 
 
-def judge(judging: dict, manifest_path: str | None, answer_paths: list[str], out: str, cache: str,
-          threads: int | None = None, prompts_out: str | None = None) -> None:
-    """The judge probe's second stage: the judge scores every model's answers into one
-    table (the study's models, checkpoints planned from their data included, are known
-    only when the job runs); its provenance keeps each model's answers' provenance and
-    adds the judge's. Backend `local`: the judge model, loaded once (and only if some
-    answer is not in its score cache); backend `openai`: an OpenAI-compatible endpoint
-    (no manifest), its replies cached per prompt. `prompts_out`: the prompts the judge
-    saw, one row each, joined to the scores by `judge_prompt_hash`."""
-    from .probes.judge.judging import (api_judge_answers, api_prompts, api_settings, backend, judge_answers,
-                                       load_judge, local_prompts)
-
+def run_stage(probe: str, stage: str, settings: dict, inputs: dict, outputs: dict[str, str], cache: str,
+              threads: int | None = None) -> None:
+    """A later stage a probe declares (`stages: [judging]` in its spec.yaml), run once for
+    the study on every model's scores: the function `run(settings, inputs, outputs,
+    cache)` of the probe's folder's module of the stage's name (probes/judge/judging.py)."""
     set_threads(threads)
-    if backend(judging) == "openai":
-        api = api_settings(judging)
-        # what identifies the judge; the key (api.key_env's value) is never written
-        judge_meta = {"judge_backend": "openai", "judge_id": api["base_url"], "judge_model": api["model"]}
-        score_answers = lambda answered: api_judge_answers(judging, answered, cache)  # noqa: E731
-        seen = lambda answers: api_prompts(judging, answers)  # noqa: E731
-    else:
-        manifest, judge_lm = load_judge(judging, manifest_path)
-        judge_meta = {"judge_backend": "local", "judge_id": manifest["id"], "judge_revision": manifest["revision"]}
-        score_answers = lambda answered: judge_answers(judging, answered, judge_lm, manifest, cache)  # noqa: E731
-        seen = lambda answers: local_prompts(judging, answers, judge_lm)  # noqa: E731
-    tables, answers = [], {}
-    for answers_path in answer_paths:
-        answered = pd.read_parquet(answers_path)
-        tables.append(score_answers(answered) if len(answered) else answered)
-        provenance = read_provenance(answers_path)
-        answers[provenance.get("model", answers_path)] = provenance
-        log.info("judged %d answers of %s", len(answered), answers_path)
-    scored = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    meta = {"answers": answers, "judging": judging, **judge_meta}
-    write_table(scored, out, meta)
-    if prompts_out:  # what the judge read, joined to `out` by judge_prompt_hash
-        prompts, settings = seen(scored["answer"] if "answer" in scored else [])
-        write_table(prompts, prompts_out, {**meta, "prompts": settings})
-    log.info("%d judged answers of %d models -> %s", len(scored), len(answer_paths), out)
+    probes.stage(probe, stage)(settings, inputs, outputs, cache)
 
 
 def load_scores(paths: list[str]) -> pd.DataFrame:
@@ -243,3 +212,51 @@ def annotate(metrics: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     if metrics.empty:
         return metrics
     return metrics.merge(models[["model", "run", "step", "stage", "parent"]], on="model", how="left")
+
+
+def filter_posts(synth: str, entry: dict, teacher: dict, manifest_path: str, posts_path: str, out: str,
+                 cache: str, threads: int | None = None) -> None:
+    """PoliTune's first step: the teacher keeps the posts that express the ideology
+    (alignshift.synthesis.run_filter)."""
+    from . import synthesis
+
+    set_threads(threads)
+    synthesis.run_filter(synth, entry, teacher, manifest_path, posts_path, out, cache=cache)
+
+
+def synthesize(synth: str, entry: dict, teacher: dict, manifest_path: str, filtered_path: str, out: str,
+               out_phase1: str, cache_dir: str, threads: int | None = None) -> None:
+    """PoliTune's preference set from the kept posts (alignshift.synthesis.run_synthesis)."""
+    from . import synthesis
+
+    set_threads(threads)
+    synthesis.run_synthesis(synth, entry, teacher, manifest_path, filtered_path, out, cache_dir=cache_dir,
+                            out_phase1=out_phase1)
+
+
+def fetch_cfmatch(commit: str, out_dir: str, local: str | None = None) -> None:
+    """CFMatch's classifier files of `commit` (downloaded, or copied from `local`), checked."""
+    from . import cfmatch
+
+    cfmatch.fetch_classifier(commit, Path(out_dir), local=local)
+
+
+def report_config(config: dict, out: str) -> None:
+    """The study's config as this run resolved it, for snakemake --report."""
+    from .provenance import write_study_config
+
+    write_study_config(config, out)
+
+
+def report_versions(out: str) -> None:
+    """The software versions of the job's own environment (its conda env under --use-conda)."""
+    from .provenance import library_versions, write_versions
+
+    write_versions(library_versions(), out)
+
+
+def report_table(table: str, out: str) -> None:
+    """One metrics table as an HTML page of the report."""
+    from .report import metrics_table_html
+
+    metrics_table_html(table, out)

@@ -26,7 +26,6 @@ interrupted synthesis resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -34,22 +33,18 @@ import numpy as np
 import pandas as pd
 
 from .cache import JsonlCache
+from .directions import opposite
 from .generation import generate
+from .models.load import load_fetched
 from .prompts import format_prompt
-from .models.fetch import read_manifest
-from .models.load import load
-from .models.spec import ModelSpec
 from .provenance import read_provenance, stable_hash, write_table
 from .scoring import ScoreRequest, score
 
 log = logging.getLogger(__name__)
 
-IDEOLOGIES = ("left", "right")
-OPPOSITE = {"left": "right", "right": "left"}
-
 # The project's own wording of PoliTune's teacher prompts (appendix A-D). `{side}` is
 # the ideology's description, `{other}` the opposite one's.
-SIDES = {
+DESCRIPTIONS = {
     "left": "left-leaning, Democratic and liberal",
     "right": "right-leaning, Republican and conservative",
 }
@@ -164,8 +159,7 @@ def settings(entry: dict) -> dict:
     out = {**DEFAULTS, **{k: v for k, v in entry.items() if k not in ("prompts", "max_new_tokens")}}
     if out["protocol"] not in PROTOCOLS:
         raise ValueError(f"synthesis protocol must be one of {PROTOCOLS}, not {out['protocol']!r}")
-    if out.get("ideology") not in IDEOLOGIES:
-        raise ValueError(f"synthesis ideology must be one of {IDEOLOGIES}, not {out.get('ideology')!r}")
+    opposite(out.get("ideology"), "synthesis ideology")  # a known direction
     base = PAPER_PROMPTS[out["ideology"]] if out["protocol"] == "paper" else DEFAULTS["prompts"]
     out["prompts"] = {**base, **(entry.get("prompts") or {})}
     out["max_new_tokens"] = {**DEFAULTS["max_new_tokens"], **(entry.get("max_new_tokens") or {})}
@@ -198,12 +192,6 @@ def grade_probabilities(logprobs: np.ndarray) -> np.ndarray:
     return np.exp(lp - np.logaddexp.reduce(lp, axis=1, keepdims=True))
 
 
-def _teacher(manifest_path: str, teacher_spec: dict, device: str | None = None):
-    manifest = read_manifest(manifest_path)
-    spec = ModelSpec.from_dict(teacher_spec)
-    return load(manifest, spec, device=device, lazy=True)
-
-
 def _fmt(lm, text: str) -> str:
     return format_prompt(lm.tokenizer, text, chat=lm.spec.chat_template, prompt_format=lm.spec.prompt_format)
 
@@ -214,7 +202,7 @@ def filter_posts(posts: pd.DataFrame, lm, cfg: dict, cache: str | Path | None = 
     protocol project, its calibrated P(yes); protocol paper, its grade 0..3."""
     if cfg.get("max_posts"):
         posts = posts.head(int(cfg["max_posts"]))
-    side, other = SIDES[cfg["ideology"]], SIDES[OPPOSITE[cfg["ideology"]]]
+    side, other = DESCRIPTIONS[cfg["ideology"]], DESCRIPTIONS[opposite(cfg["ideology"])]
     paper = cfg.get("protocol", "project") == "paper"
     chat = bool(lm.spec.chat_template and lm.tokenizer.chat_template and lm.spec.prompt_format == "auto")
     answers = tuple(grade_strings(cfg, chat)) if paper else tuple(cfg["yes"]) + tuple(cfg["no"])
@@ -251,7 +239,7 @@ def synthesize(kept: pd.DataFrame, lm, cfg: dict, cache_dir: str | Path | None =
     """A policy_stances table from the kept posts: instruction, aligned and contrasting
     answers (and the post, and the filter's verdict). `phase1(table)` is the phase-1 set."""
     ideology = cfg["ideology"]
-    side, other = SIDES[ideology], SIDES[OPPOSITE[ideology]]
+    side, other = DESCRIPTIONS[ideology], DESCRIPTIONS[opposite(ideology)]
     gen = dict(do_sample=cfg["do_sample"], temperature=cfg["temperature"], seed=cfg["seed"],
                batch_size=cfg["batch_size"], revision=lm.revision)
     cache = (lambda stage: Path(cache_dir, f"{stage}.jsonl")) if cache_dir else (lambda stage: None)
@@ -274,7 +262,7 @@ def synthesize(kept: pd.DataFrame, lm, cfg: dict, cache_dir: str | Path | None =
         "axis": kept["axis"].tolist() if "axis" in kept else [axis] * len(posts),
         "prompt": instructions,
         ideology: aligned,
-        OPPOSITE[ideology]: contrast,
+        opposite(ideology): contrast,
         "post": posts,
     })[["id", "axis", "prompt", "left", "right", "post"]]
     verdict = "grade" if "grade" in kept else "p_yes"
@@ -296,14 +284,14 @@ def phase1(table: pd.DataFrame, ideology: str) -> pd.DataFrame:
     the ideology's answer; the opposite column is empty (there is no contrasting answer)."""
     out = table.copy()
     out[ideology] = out["post"]
-    out[OPPOSITE[ideology]] = ""
+    out[opposite(ideology)] = ""
     return usable(out, ["prompt", ideology])
 
 
 def run_filter(name: str, entry: dict, teacher_spec: dict, manifest_path: str, posts_path: str, out: str,
                cache: str | None = None, device: str | None = None) -> None:
     cfg = settings(entry)
-    lm = _teacher(manifest_path, teacher_spec, device)
+    lm = load_fetched(manifest_path, teacher_spec, device=device)
     posts = pd.read_parquet(posts_path)
     table = filter_posts(posts, lm, cfg, cache=cache)
     write_table(table, out, {
@@ -323,7 +311,7 @@ def run_synthesis(name: str, entry: dict, teacher_spec: dict, manifest_path: str
     if kept.empty:
         raise ValueError(f"synthesis {name}: the filter kept no post (threshold {cfg['threshold']}); "
                          "lower synthesis.{name}.threshold or supply more posts")
-    lm = _teacher(manifest_path, teacher_spec, device)
+    lm = load_fetched(manifest_path, teacher_spec, device=device)
     synthesized = synthesize(kept, lm, cfg, cache_dir=cache_dir)
     table = usable(synthesized, ["prompt", "left", "right"])
     if table.empty:

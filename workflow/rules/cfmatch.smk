@@ -4,16 +4,7 @@
 # in CFMatch's own environment (--use-conda: envs/cfmatch.yaml), or, without conda, in
 # the Python that runs snakemake if qa-metrics is installed there: a run stops before
 # any job when a cfmatch job is due and it is not.
-from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
-from snakemake.settings.types import DeploymentMethod
-
-from alignshift import cfmatch as cfmatch_classifier
-
-
-def cfmatch_commit(probe):
-    return stage_settings(probe).get("commit") or cfmatch_classifier.DEFAULT_COMMIT
-
 
 # commit -> the local directory its classifier files are copied from (None: downloaded)
 CFMATCH_LOCAL = {}
@@ -22,11 +13,6 @@ for _probe in stage_probes("cfmatch"):
     if CFMATCH_LOCAL.setdefault(_commit, _local) != _local:
         raise ValueError(f"probes.{_probe}.cfmatch.classifier: {_local!r}, but another probe takes commit "
                          f"{_commit}'s classifier from {CFMATCH_LOCAL[_commit]!r}")
-
-
-def cfmatch_local_files(wildcards):
-    local = CFMATCH_LOCAL.get(wildcards.commit)
-    return [str(p) for p in cfmatch_classifier.local_files(local).values()] if local else []
 
 
 rule cfmatch_classifier:
@@ -70,25 +56,11 @@ rule cfmatch:
         "../scripts/cfmatch.py"
 
 
-def cfmatch_runs_without_conda():
-    return bool(stage_probes("cfmatch")) and DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method
-
-
 if cfmatch_runs_without_conda() and workflow.is_main_process:
     _problem = cfmatch_classifier.requirements_problem()
     if _problem:
         # a dry run shows it; a real run stops below if a cfmatch job is due
         logger.warning(cfmatch_classifier.requirements_message(_problem))
-
-
-def cfmatch_unable(jobs):
-    # without --use-conda the cfmatch jobs run in this Python: refused before any job when
-    # one is due and cannot run
-    if cfmatch_runs_without_conda():
-        due = sorted(str(job.output[0]) for job in jobs if job.rule.name == "cfmatch")
-        problem = due and cfmatch_classifier.requirements_problem()
-        if problem:
-            return f"{len(due)} cfmatch job(s) are due ({due[0]}, ...). " + cfmatch_classifier.requirements_message(problem)
 
 
 START_CHECKS.append(cfmatch_unable)

@@ -6,12 +6,15 @@ from pathlib import Path
 from snakemake.exceptions import IncompleteCheckpointException, WorkflowError
 from snakemake.io import checkpoint_target
 from snakemake.logging import logger
+from snakemake.settings.types import DeploymentMethod
 
+from alignshift import cfmatch as cfmatch_classifier
 from alignshift import figures
 from alignshift import planning
 from alignshift import probes
 from alignshift import recipes
 from alignshift import registry as reg
+from alignshift.probes import released_outputs as probe_converters
 from alignshift.provenance import code_hash
 
 RUNS = config.get("finetune") or {}
@@ -314,3 +317,98 @@ def all_targets(wildcards=None):
         "results/provenance/study.yaml",
         "results/provenance/versions.tsv",
     ] + recorded_prompts()
+
+
+# ---- functions of the later .smk files (kept apart from their rules: snakemake --lint) ----
+# released.smk: models scored by their authors
+
+def released_inputs(wildcards):
+    """The study's prepared datasets the job's probes' converters read (e.g. `countries`:
+    the ranking is among the study's countries)."""
+    names = {name for probe in evaluated_probes(wildcards)
+             for name in probe_converters.needs(probe, config.get("released"))}
+    return {name: dataset_path(name) for name in sorted(names)}
+
+
+def released_outputs_of():
+    """Like evaluation (`evaluation.job_per`): all of a model's probe tables in one job
+    (one job per model: a study of 14 released models and 6 probes is 14 jobs, not 84), or
+    one probe's per job."""
+    if EVAL_PER_MODEL:
+        return {probe: f"results/scores/{{model}}/{probe}.parquet" for probe in PROBES}
+    return {"scores": "results/scores/{model}/{probe}.parquet"}
+
+
+# cfmatch.smk: the cfmatch stage
+
+def cfmatch_commit(probe):
+    return stage_settings(probe).get("commit") or cfmatch_classifier.DEFAULT_COMMIT
+
+
+def cfmatch_local_files(wildcards):
+    local = CFMATCH_LOCAL.get(wildcards.commit)
+    return [str(p) for p in cfmatch_classifier.local_files(local).values()] if local else []
+
+
+def cfmatch_runs_without_conda():
+    return bool(stage_probes("cfmatch")) and DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method
+
+
+def cfmatch_unable(jobs):
+    # without --use-conda the cfmatch jobs run in this Python: refused before any job when
+    # one is due and cannot run
+    if cfmatch_runs_without_conda():
+        due = sorted(str(job.output[0]) for job in jobs if job.rule.name == "cfmatch")
+        problem = due and cfmatch_classifier.requirements_problem()
+        if problem:
+            message = cfmatch_classifier.requirements_message(problem)
+            return f"{len(due)} cfmatch job(s) are due ({due[0]}, ...). {message}"
+
+
+# judge.smk: the judging stage
+
+# The `judging` stage of a probe that declares it (the judge probe): every model's answers
+# (from the evaluation jobs) scored by the judge, once for the study, into one table
+# (results/scores/<probe>.judging.parquet: the study's models are known only once its
+# runs are planned): a registry model loaded once on a GPU (backend `local`: rule
+# judging_<probe>), or an OpenAI-compatible endpoint (backend `openai`, no model to fetch,
+# no GPU: rule judging_<probe>_api, which a cluster profile sends to its CPU partition).
+# Judge scores are cached per prompt, so a new checkpoint's answers cost only their own
+# scoring.
+def judging_inputs(probe):
+    settings = stage_settings(probe)
+    inputs = {"answers": scores(probe)}
+    if settings.get("backend", "local") == "local":
+        inputs["manifest"] = manifest(settings["model"])
+    return inputs
+
+
+def judging_local(probe):
+    return stage_settings(probe).get("backend", "local") == "local"
+
+
+def judging_cache(probe):
+    settings = stage_settings(probe)
+    if settings.get("backend", "local") == "openai":
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", str((settings.get("api") or {}).get("model")))
+        return f"results/cache/judging/api-{name}.jsonl"
+    return f"results/cache/judging/{settings['model']}.jsonl"
+
+
+# report.smk: the report's tables
+
+def metrics_tables():
+    return [f"results/metrics/{table}.csv" for table in METRIC_TABLES]
+
+
+def report_tables():
+    return [f"results/report/tables/{table}.html" for table in METRIC_TABLES]
+
+
+# hub_lock.smk: the study's hub lock file
+
+def hub_lock_file():
+    """`all`'s target: the study's lock file, if it has one and something from the hub to
+    lock (a rehearsal's stand-ins and fixtures leave the study's lock file alone)."""
+    return [config["hub_lock"]] if config.get("hub_lock") and any(HUB_LOCKED.values()) else []
+

@@ -15,12 +15,6 @@ HUB_LOCKED = {
 }
 
 
-def hub_lock_file():
-    """`all`'s target: the study's lock file, if it has one and something from the hub to
-    lock (a rehearsal's stand-ins and fixtures leave the study's lock file alone)."""
-    return [config["hub_lock"]] if config.get("hub_lock") and any(HUB_LOCKED.values()) else []
-
-
 if hub_lock_file():
 
     localrules:

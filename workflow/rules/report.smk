@@ -17,14 +17,6 @@ METRIC_TABLES = sorted(
 )
 
 
-def metrics_tables():
-    return [f"results/metrics/{table}.csv" for table in METRIC_TABLES]
-
-
-def report_tables():
-    return [f"results/report/tables/{table}.html" for table in METRIC_TABLES]
-
-
 rule report_table:
     input:
         "results/metrics/{table}.csv",

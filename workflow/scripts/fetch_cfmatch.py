@@ -1,8 +1,7 @@
 from pathlib import Path
 
-from alignshift import cfmatch
-from alignshift.logs import logged
+from alignshift import jobs
 
-with logged(snakemake.log[0]):
-    cfmatch.fetch_classifier(snakemake.wildcards.commit, Path(snakemake.output.provenance).parent,
-                             local=snakemake.params.local)
+with jobs.logged(snakemake.log[0]):
+    jobs.fetch_cfmatch(snakemake.wildcards.commit, str(Path(snakemake.output.provenance).parent),
+                       local=snakemake.params.local)

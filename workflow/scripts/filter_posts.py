@@ -1,7 +1,6 @@
-from alignshift import jobs, synthesis
+from alignshift import jobs
 
 with jobs.logged(snakemake.log[0]):
-    jobs.set_threads(snakemake.threads)
-    synthesis.run_filter(snakemake.wildcards.synth, snakemake.params.entry, snakemake.params.teacher,
-                         snakemake.input.manifest, snakemake.input.posts, snakemake.output[0],
-                         cache=snakemake.params.cache)
+    jobs.filter_posts(snakemake.wildcards.synth, snakemake.params.entry, snakemake.params.teacher,
+                      snakemake.input.manifest, snakemake.input.posts, snakemake.output[0], snakemake.params.cache,
+                      threads=snakemake.threads)

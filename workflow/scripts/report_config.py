@@ -1,4 +1,4 @@
-from alignshift import jobs, provenance
+from alignshift import jobs
 
 with jobs.logged(snakemake.log[0]):
-    provenance.write_study_config(snakemake.params.config, snakemake.output[0])
+    jobs.report_config(snakemake.params.config, snakemake.output[0])

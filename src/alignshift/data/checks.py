@@ -39,6 +39,13 @@ def require_columns(df: pd.DataFrame, columns: list[str], source: str) -> None:
             raise DataError(f"{source}: row {row + 2} has an empty {col!r}")  # +2: header, 1-based
 
 
+def require_present(df: pd.DataFrame, columns: list[str], source) -> None:
+    """The columns exist (their cells may be empty: an empty generation)."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{source}: missing column {missing[0]!r}")
+
+
 def require_values(df: pd.DataFrame, column: str, allowed: set, source: str) -> None:
     bad = ~df[column].isin(allowed)
     if bad.any():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..directions import DIRECTIONS, opposite
 from ..provenance import hub_revision
 from . import loader, source_revision
 from .checks import DataError, literal, read_csv_input, require_columns, require_slot, require_values
@@ -50,8 +51,8 @@ def load_politune_preferences(repo: str, side: str, revision: str | None = None,
     PreferenceDataset does with its max_seq_len (1024)."""
     import datasets as hf
 
-    if side not in ("left", "right"):
-        raise DataError(f"{repo}: side must be 'left' or 'right', not {side!r}")
+    if side not in DIRECTIONS:
+        raise DataError(f"{repo}: side must be one of {DIRECTIONS}, not {side!r}")
     sha = _hub_commit(repo, revision)
     ds = hf.load_dataset(repo, split=split, revision=None if Path(repo).is_dir() else sha)
     df = ds.to_pandas()
@@ -65,7 +66,7 @@ def load_politune_preferences(repo: str, side: str, revision: str | None = None,
     for col in ("prompt", "chosen", "rejected"):
         df[col] = df[col].astype(str).map(strip_politune_text if strip else str.strip)
     require_columns(df, ["prompt", "chosen", "rejected"], f"{repo} (after stripping quotes and newlines)")
-    other = "right" if side == "left" else "left"
+    other = opposite(side)
     out = pd.DataFrame({"id": [f"{Path(repo).name}-{i:05d}" for i in df.index], "axis": "general",
                         "prompt": df["prompt"], side: df["chosen"], other: df["rejected"]})
     out = out[["id", "axis", "prompt", "left", "right"]].reset_index(drop=True)

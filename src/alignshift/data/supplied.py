@@ -180,26 +180,21 @@ def _country_names(tree: ast.Module) -> dict[str, dict[str, str]]:
     return {}
 
 
-AUTHORS_COUNTRIES = ["USA", "France", "China", "Japan", "Venezuela", "Canada", "Australia", "Indonesia"]
-AUTHORS_FICTIONAL = ["Terluna", "Voskara", "Drethia", "Melvoni", "Bretherland", "Zhaodong", "Al-Nuriyah", "Korvachev"]
-
-
 @loader("llm_bias_scenarios")
-def load_llm_bias_scenarios(path: str, countries: list[str] | None = None, fictional: list[str] | None = None,
-                            templates: str | None = None) -> pd.DataFrame:
+def load_llm_bias_scenarios(path: str, countries: list[str], fictional: list[str], templates: str) -> pd.DataFrame:
     """The authors' scenario bank from a directory holding their `scenarios.py`
     (English), `scenarios_fr.py`, `scenarios_zh.py`, as the long table of the
     `scenarios` loader (kind, key, type, language, text with {a} and {b}); see
-    `llm_bias_bank`. `countries` and `fictional` default to the lists of the authors'
-    `gpu_bias.py` (the released runs' countries, in their order)."""
+    `llm_bias_bank`. `countries` and `fictional`: the study's (the released runs'
+    countries, in their order, are the lists of the authors' `gpu_bias.py`)."""
     root = Path(path)
     files = {language: root / name for name, language in LANGUAGE_FILES.items() if (root / name).exists()}
     if "en" not in files:
         raise DataError(f"{root}: no scenarios.py (the English scenario bank)")
-    return llm_bias_bank(files, countries or AUTHORS_COUNTRIES, fictional or AUTHORS_FICTIONAL, templates, str(root))
+    return llm_bias_bank(files, countries, fictional, templates, str(root))
 
 
-def llm_bias_bank(files: dict[str, Path], countries: list[str], fictional: list[str], templates: str | None,
+def llm_bias_bank(files: dict[str, Path], countries: list[str], fictional: list[str], templates: str,
                   where: str) -> pd.DataFrame:
     """The authors' scenario bank (language -> their scenarios file, parsed with `ast`,
     never executed) as the `scenarios` table, its real countries in the order given
@@ -211,8 +206,9 @@ def llm_bias_bank(files: dict[str, Path], countries: list[str], fictional: list[
     Country display names come from `COUNTRIES_BY_LANG` in the English file (canonical
     name -> name per language); fictional names are the same in every language, as
     the authors used them. The question templates (kind=template) are taken from the
-    shipped bank `templates` (default `data/country_pairs/scenarios.yaml`): the
-    paper's prompt protocol takes its wording from the probe spec anyway.
+    bank in the `scenarios` loader's format the dataset entry names (`templates`, e.g.
+    `data/country_pairs/scenarios.yaml`; a declared input of the job): the paper's
+    prompt protocol takes its wording from the probe spec anyway.
     """
     from .shipped import load_scenarios
 
@@ -230,7 +226,7 @@ def llm_bias_bank(files: dict[str, Path], countries: list[str], fictional: list[
                          "text": (names.get(language) or {}).get(cid, cid)})
         for cid in fictional:
             rows.append({"kind": "fictional", "key": cid, "type": "", "language": language, "text": cid})
-    shipped = load_scenarios(templates or "data/country_pairs/scenarios.yaml")
+    shipped = load_scenarios(templates)
     for t in shipped[(shipped.kind == "template") & shipped.language.isin(list(trees))].itertuples():
         rows.append({"kind": "template", "key": t.key, "type": "", "language": t.language, "text": t.text})
     ids = {}

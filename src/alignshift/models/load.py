@@ -92,6 +92,15 @@ def load(manifest: dict, spec: ModelSpec | None = None, *, adapter: str | None =
     return lm
 
 
+def load_fetched(manifest_path: str | Path, spec: dict, *, adapter: str | None = None,
+                 device: str | None = None) -> LoadedModel:
+    """A fetched model from its manifest file and its registry entry as a rule passes it
+    (ModelSpec.to_dict), loaded lazily: the weights only when first used."""
+    from .fetch import read_manifest
+
+    return load(read_manifest(manifest_path), ModelSpec.from_dict(spec), adapter=adapter, device=device, lazy=True)
+
+
 def _load_weights(manifest: dict, spec: ModelSpec, adapter: str | None, device: str, dtype):
     from transformers import AutoModelForCausalLM
 

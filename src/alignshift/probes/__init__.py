@@ -5,14 +5,14 @@
   config's datasets it reads), `stages` (settings groups of later stages that run on its
   scores in rules of their own: `judging`, `cfmatch`), `tables` (further metrics tables
   beside `results/metrics/<name>.csv`);
-- `items.py`: how its items are built and scored: `build(spec, tables, fmt)` returns one
-  row per (item, variant, candidate) with at least `item`, `variant`, `candidate`,
-  `prompt`, `continuation` plus whatever its metrics need, and the shared scorer scores
-  every candidate of a prompt in one batched pass; or `evaluate(spec, tables, lm, fmt,
-  cache)` for probes that generate (its rows keep the `prompt` each answer was generated
-  from); or both `build` and `generate(spec, tables, lm, fmt, cache)` for probes whose
-  items are read both ways (rows of each, concatenated, each keeping its `prompt`; either
-  may return none); `build_reward(spec, tables)` if reward models apply;
+- `items.py`: its `KINDS` and hooks (alignshift.probes.protocol): `build(spec, tables,
+  fmt)` for the log-likelihood kind returns one row per (item, variant, candidate) with
+  at least `item`, `variant`, `candidate`, `prompt`, `continuation` plus whatever its
+  metrics need (`fmt`: a PromptFormat), and the shared scorer scores every candidate of
+  a prompt in one batched pass; `generate(spec, tables, lm, fmt, cache)` for the
+  generation kind (its rows keep the `prompt` each answer was generated from); a probe
+  of both kinds gets the rows of each, concatenated (either may return none);
+  `build_reward(spec, tables)` if reward models apply;
 - `metrics.py`: `metrics(scores, models, spec, seed)` -> its metrics table, and for each
   name in `tables`, `tables(scores, models, spec, seed)` -> {name: table}. `models` is
   the study's model table (alignshift.registry.model_table).
@@ -36,19 +36,19 @@ from typing import Callable
 import pandas as pd
 import yaml
 
-from ..cache import JsonlCache
 from ..provenance import stable_hash
-from ..scoring import TOKENIZATION, ScoreRequest, encode_prompt, score
+from ..scoring import TOKENIZATION, encode_prompt
 from ..scoring import _bos_to_add as prompt_bos  # the BOS id the scorer and generator add to text
+from .errors import ProbeError
+from .prompt_format import PromptFormat, chat_setting, formatter
+from .protocol import GENERATION, protocol
+from .reward_path import reward_rows
+from .score_cache import score_rows
 
 PROBE_DIR = Path(__file__).parent
 # spec keys that describe the workflow around a probe; with the later stages' settings
 # groups they never shape prompts or scores, so changing them never rescores
 WORKFLOW_KEYS = ("analysis", "stages", "tables")
-
-
-class ProbeError(ValueError):
-    """A probe cannot be built from its settings or data."""
 
 
 def available() -> list[str]:
@@ -94,25 +94,30 @@ def active_stage(spec: dict) -> str | None:
     return None
 
 
-def items_module(name: str):
-    return importlib.import_module(f"{__name__}.{name}.items")
-
-
 def metrics_module(name: str):
     return importlib.import_module(f"{__name__}.{name}.metrics")
+
+
+def stage(name: str, stage: str) -> Callable[[dict, dict, dict, str], None]:
+    """The job of a later stage the probe declares (`stages` in its spec.yaml): the
+    function `run(settings, inputs, outputs, cache)` of the module of the stage's name in
+    the probe's folder (probes/judge/judging.py)."""
+    if stage not in (default_spec(name).get("stages") or ()):
+        raise ProbeError(f"probe {name}: no stage {stage!r}; its stages: {default_spec(name).get('stages') or []}")
+    return importlib.import_module(f"{__name__}.{name}.{stage}").run
 
 
 def check(name: str, spec: dict, models) -> None:
     """A probe's own check of its settings against the study's models (registry names),
     run when the workflow loads: `items.check(spec, models)` where a probe defines it."""
-    checker = getattr(items_module(name), "check", None)
+    checker = protocol(name).check
     if checker is not None:
         checker(spec, models)
 
 
-def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: Callable[..., str],
+def build(name: str, spec: dict, tables: dict[str, pd.DataFrame], fmt: PromptFormat,
           allow_empty: bool = False) -> pd.DataFrame:
-    rows = items_module(name).build(spec, tables, fmt)
+    rows = protocol(name).build(spec, tables, fmt)
     if rows.empty and not allow_empty:
         raise ProbeError(f"probe {name}: no items after applying its settings {spec}")
     return rows
@@ -138,11 +143,12 @@ PROMPT_COLUMNS = ["prompt_hash", "prompt", "token_ids", "given_as"]
 
 def scoring_path(name: str, model_spec) -> str:
     """How a probe reaches this model: "reward" (a reward model scores whole texts),
-    "generate" (a probe with `evaluate`: answers are generated), or "loglik" (the
-    shared scorer's log-likelihoods of each prompt's continuations)."""
+    "generate" (a probe of the generation kind alone: answers are generated), or
+    "loglik" (the shared scorer's log-likelihoods of each prompt's continuations, and
+    for a probe of both kinds, its generated readings beside them)."""
     if getattr(model_spec, "kind", "causal_lm") == "reward_model":
         return "reward"
-    return "generate" if hasattr(items_module(name), "evaluate") else "loglik"
+    return "generate" if protocol(name).generates_only else "loglik"
 
 
 def run(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm, *, cache: str | Path | None = None,
@@ -170,17 +176,18 @@ def run_with_prompts(name: str, spec: dict, tables: dict[str, pd.DataFrame], lm,
 def _evaluate(name, spec, tables, lm, cache, chunk_prompts, progress, score_kwargs) -> tuple[pd.DataFrame, str]:
     """The probe's rows for this model, each with the `prompt` it was scored on."""
     fmt = formatter(spec, lm.tokenizer, lm.spec)
-    probe = items_module(name)
+    probe = protocol(name)
     path = scoring_path(name, lm.spec)
     if path == "reward":
         # a reward model scores whole (question, response) texts; probes without a
         # `build_reward(spec, tables)` do not apply to it and give an empty table
-        return _reward_rows(probe, spec, tables, lm, cache), path
+        return reward_rows(probe, spec, tables, lm, cache), path
     if path == "generate":
-        return probe.evaluate(spec, tables, lm, fmt, cache), path
-    rows = build(name, spec, tables, fmt, allow_empty=hasattr(probe, "generate"))
-    rows = _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) if len(rows) else rows
-    if hasattr(probe, "generate"):
+        return probe.generate(spec, tables, lm, fmt, cache), path
+    both = GENERATION in probe.kinds
+    rows = build(name, spec, tables, fmt, allow_empty=both)
+    rows = score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) if len(rows) else rows
+    if both:
         # items read both ways (ideology's `reading`): the scored rows, then the rows read
         # from generated answers; either part may be empty, not both
         parts = [p for p in (rows, probe.generate(spec, tables, lm, fmt, cache)) if len(p)]
@@ -196,7 +203,7 @@ def _with_prompt_hash(name: str, rows: pd.DataFrame, lm) -> tuple[pd.DataFrame, 
     if "prompt" not in rows:
         if not rows.empty:
             raise ProbeError(f"probe {name}: its rows have no `prompt` column (the text each score was made "
-                             "from; `evaluate(...)` keeps the prompt it generated from)")
+                             "from; `generate(...)` keeps the prompt it generated from)")
         rows = rows.assign(prompt_hash=pd.Series(dtype=object))
         prompts = {}
     else:
@@ -253,93 +260,3 @@ def prompt_settings(spec: dict, lm, path: str) -> dict:
     if path == "reward":
         settings["reward_format"] = spec.get("reward_format")
     return settings
-
-
-CHAT_TEMPLATE_KEYWORDS = ("model", "none", "all")
-
-
-def chat_setting(spec: dict, model_spec) -> bool | str:
-    """Whether (and how) this probe applies a chat template to this model, from the
-    probe's `chat_template` setting: "model" (default) each model's registry
-    `chat_template`; "none" plain text for every model; "all" every model's own
-    template; or a mapping model name -> true | false | "model" | a Jinja template, with
-    `default` for the models it does not name (default "model"). Returns True (the
-    tokenizer's template), False (plain text) or a Jinja template string."""
-    value = spec.get("chat_template", "model")
-    if isinstance(value, dict):
-        value = value.get(model_spec.name, value.get("default", "model"))
-        if isinstance(value, str) and value not in CHAT_TEMPLATE_KEYWORDS:
-            return value  # a Jinja template
-    if value is True or value == "all":
-        return True
-    if value is False or value is None or value == "none":
-        return False
-    if value == "model":
-        return bool(model_spec.chat_template)
-    raise ProbeError(f"chat_template: {value!r} is not one of {CHAT_TEMPLATE_KEYWORDS}, true, false or a mapping "
-                     "of model names")
-
-
-def formatter(spec: dict, tokenizer, model_spec) -> Callable[..., str]:
-    """`fmt(user, assistant_prefix="")`: the probe's prompt text for this model (its
-    `chat_template`, `answer_cue`, `prefix_join` and `system_prompt` settings; see
-    alignshift.prompts.format_prompt). `fmt.chat` tells whether a chat template is applied."""
-    from ..prompts import ANSWER_CUE, format_prompt
-
-    chat = chat_setting(spec, model_spec)
-    cue = spec.get("answer_cue", ANSWER_CUE)
-    join = spec.get("prefix_join", "direct")
-    prompt_format = getattr(model_spec, "prompt_format", "auto")
-
-    def fmt(user: str, assistant_prefix: str = "") -> str:
-        return format_prompt(tokenizer, user, chat=chat, system=spec.get("system_prompt"),
-                             assistant_prefix=assistant_prefix, answer_cue=cue or "", prefix_join=join,
-                             prompt_format=prompt_format)
-
-    # whether prompts go through a chat template (a probe may prompt base models differently)
-    fmt.chat = prompt_format == "auto" and (isinstance(chat, str) or bool(chat and tokenizer.chat_template))
-    # for probes that build token ids themselves (country_pairs' paper protocol): the
-    # tokenizer, and the model's answer prefill (text after the chat template's
-    # generation prompt; a model setting, e.g. GLM-4 chat's "\n")
-    fmt.tokenizer = tokenizer
-    fmt.prefill = getattr(model_spec, "answer_prefill", None)
-    return fmt
-
-
-def _score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) -> pd.DataFrame:
-    grouped = rows.groupby("prompt", sort=False)["continuation"].apply(tuple)
-    spec_hash = stable_hash(spec)
-    keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p, "continuations": c,
-                         "tokenization": TOKENIZATION}) for p, c in grouped.items()]
-    store = JsonlCache(cache)
-
-    def score_chunk(chunk, done, total):
-        label = f"{name} {lm.spec.name} [{done}/{total} prompts]" if progress else False
-        results = score(lm.model, lm.tokenizer, [ScoreRequest(p, c) for _, (p, c) in chunk], progress=label, **score_kwargs)
-        return [{"logprob_sum": r.logprob_sum.tolist(), "n_tokens": r.n_tokens.tolist()} for r in results]
-
-    results = dict(zip(grouped.index, store.fill(zip(keys, grouped.items()), score_chunk, chunk=chunk_prompts)))
-    # map every row back to its prompt's result, by position among the prompt's rows
-    position = rows.groupby("prompt", sort=False).cumcount().to_numpy()
-    per_row = [results[p] for p in rows["prompt"]]
-    out = rows.assign(
-        logprob_sum=[r["logprob_sum"][k] for r, k in zip(per_row, position)],
-        n_tokens=[int(r["n_tokens"][k]) for r, k in zip(per_row, position)],
-    )
-    out["logprob_mean"] = out["logprob_sum"] / out["n_tokens"].clip(lower=1)
-    return out
-
-
-def _reward_rows(probe, spec, tables, lm, cache) -> pd.DataFrame:
-    """Rows of `probe.build_reward(spec, tables)` (item, variant, candidate, question,
-    response, ...) with each text's `reward`, formatted by the spec's `reward_format`
-    (the text is the row's `prompt`)."""
-    from ..rewards import reward_scores
-
-    if not hasattr(probe, "build_reward"):
-        return pd.DataFrame()
-    rows = probe.build_reward(spec, tables)
-    texts = [spec["reward_format"].format(question=q, response=r) for q, r in zip(rows["question"], rows["response"])]
-    rewards = reward_scores(lm.model, lm.tokenizer, texts, cache=cache, revision=lm.revision)
-    # the question is the item's text; analyses name their own `question` column
-    return rows.drop(columns=["question"]).assign(prompt=texts, reward=rewards)

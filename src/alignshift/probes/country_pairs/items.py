@@ -18,6 +18,10 @@ from itertools import combinations
 import pandas as pd
 
 from .. import ProbeError
+from ..protocol import LOG_LIKELIHOOD
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (LOG_LIKELIHOOD,)
 
 
 def _names(bank: pd.DataFrame, kind: str) -> dict[tuple[str, str], str]:
@@ -138,11 +142,11 @@ def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
         if missing:
             raise ProbeError(f"probes.country_pairs.paper: no wording for {missing}")
     # base models (no chat template) complete a few-shot prompt; chat models get none
-    chat = getattr(fmt, "chat", True)
+    chat = fmt.chat
     completion = not chat
     by_ids = spec.get("letter_scoring", "text") == "token_ids"
-    tokenizer = getattr(fmt, "tokenizer", None)
-    prefill = getattr(fmt, "prefill", None) if chat else None
+    tokenizer = fmt.tokenizer
+    prefill = fmt.prefill if chat else None
     if tokenizer is None and (by_ids or prefill):
         raise ProbeError("probes.country_pairs: token-id scoring and an answer prefill need the model's tokenizer")
     if by_ids:

@@ -136,28 +136,3 @@ def reference_tables(scores: pd.DataFrame, models: pd.DataFrame, spec: dict, ord
                 part[f"order_{name}"] = order[common].rank(method="min").astype(int).to_numpy()
             table.append(part.sort_values("final", kind="stable"))
     return {"correlation": pd.DataFrame(rows), "ranks": pd.concat(table, ignore_index=True) if table else pd.DataFrame()}
-
-
-def gallup_correlation(rewards_csv, countries_txt, gallup_csv, year: int) -> tuple[float, float]:
-    """Spearman (rho, p) between the reward model's country ranking and Gallup's US
-    favourability order of `year`, read straight from the released rewards file (a check
-    of the statistics on the reference data; a study computes the same from its own
-    scores with the rule `reference_orders_country_rank`, `reference_tables` above).
-
-    The rewards table has one row per question (metadata columns, then one column per
-    country); it is restricted to the 181-country list, ranked per question (negative
-    questions inverted) and averaged per country. Gallup ranks 1 = most favourable;
-    the correlation is taken over the Gallup countries present in the ranking.
-    """
-    rewards = pd.read_csv(rewards_csv)
-    countries = [c.strip() for c in open(countries_txt, encoding="utf-8") if c.strip()]
-    present = [c for c in countries if c in rewards.columns]
-    long = rewards.melt(id_vars=["Question", "Sentiment"], value_vars=present, var_name="country", value_name="score")
-    long = long.rename(columns={"Question": "question", "Sentiment": "sentiment"})
-    long["sentiment"] = long["sentiment"].str.lower()
-    ranks = mean_rank(long)
-    gallup = pd.read_csv(gallup_csv)
-    order = gallup[gallup["year"] == year].set_index("country")["rank"]
-    common = order.index.intersection(ranks.index)
-    rho, p = stats.spearmanr(order[common], ranks[common])
-    return float(rho), float(p)

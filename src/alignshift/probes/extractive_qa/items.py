@@ -11,6 +11,11 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from ..protocol import GENERATION
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (GENERATION,)
+
 
 def normalize_answer(text: str) -> str:
     """SQuAD v1.1 normalisation: lower case, no punctuation, no English articles, single spaces."""
@@ -94,11 +99,11 @@ def prompts(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
-    from ...generation import generate
+def generate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
+    from ...generation import generate as generate_answers
 
     items = prompts(spec, tables, fmt)
-    answers = generate(lm.model, lm.tokenizer, items["prompt"].tolist(), max_new_tokens=spec["max_new_tokens"],
+    answers = generate_answers(lm.model, lm.tokenizer, items["prompt"].tolist(), max_new_tokens=spec["max_new_tokens"],
                        cache=cache, revision=lm.revision)
     # the model may go on with a new "Context:": the answer is cut (spec `answer_cut`)
     answers = [cut_answer(a, spec.get("answer_cut", "first_line")) for a in answers]

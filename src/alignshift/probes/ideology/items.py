@@ -7,7 +7,7 @@
   explanation ..."), sampled as its released recipes sampled. The released code stores
   the answer text (`pc.csv`) and its scoring script was not released; here an answer's
   value is its first number when that is a whole number 0..3 (the judge's reading of a
-  reply, `judge.judging.parse_score`), the k-th of `options`; any other answer (no
+  reply, `probes.answers.parse_score`), the k-th of `options`; any other answer (no
   number, "4", "10", "2.5") is missing, kept in the table and counted, never guessed.
 
 Both readings' rows carry `reading`, the option's `value` on the statement's axis and
@@ -22,8 +22,11 @@ import math
 import pandas as pd
 
 from ...prompts import alpaca
-from ...provenance import stable_hash
 from .. import ProbeError
+from ..protocol import GENERATION, LOG_LIKELIHOOD
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (LOG_LIKELIHOOD, GENERATION)
 
 READINGS = ("logprob", "generated", "both")
 LEVELS = 4  # the instruction's 0..3
@@ -99,7 +102,7 @@ def generated_prompt(spec: dict, statement: str, model_spec, fmt) -> str:
 
 def parse_answer(answer: str) -> int | None:
     """An answer's level 0..3: its first number when that is a whole number 0..3, else None."""
-    from ..judge.judging import parse_score  # the one reading of a number in model text
+    from ..answers import parse_score  # the one reading of a number in model text
 
     value = parse_score(answer, LEVELS - 1)
     return None if math.isnan(value) else int(value)

@@ -11,7 +11,7 @@ probability (see config/README.md).
 
 Two stages: the evaluation job generates (and caches) each model's answers; the rule
 `judging` then loads the judge model (`judging.model`, a registry entry) once for the
-whole study and scores every model's answers (jobs.judge). Each score row records the
+whole study and scores every model's answers (judging.run). Each score row records the
 judge's name, hub id and revision.
 """
 
@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...generation import generate
+from ...generation import generate as generate_answers
 from .. import ProbeError
+from ..protocol import GENERATION
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (GENERATION,)
 
 
 def answers(spec: dict, lm, fmt, cache) -> pd.DataFrame:
@@ -31,16 +35,16 @@ def answers(spec: dict, lm, fmt, cache) -> pd.DataFrame:
     prompts = [fmt(item["text"]) for item in items]
     rows = []
     for sample in range(int(spec["samples"])):
-        texts = generate(lm.model, lm.tokenizer, prompts, max_new_tokens=int(spec["max_new_tokens"]),
-                         do_sample=bool(spec["do_sample"]), temperature=float(spec["temperature"]),
-                         top_k=spec.get("top_k"),
-                         seed=int(spec["seed"]) + 1000 * sample, cache=cache, revision=lm.revision)
+        texts = generate_answers(lm.model, lm.tokenizer, prompts, max_new_tokens=int(spec["max_new_tokens"]),
+                                 do_sample=bool(spec["do_sample"]), temperature=float(spec["temperature"]),
+                                 top_k=spec.get("top_k"),
+                                 seed=int(spec["seed"]) + 1000 * sample, cache=cache, revision=lm.revision)
         rows += [{"item": item["id"], "variant": f"sample-{sample}", "question": item["text"], "answer": text,
                   "prompt": prompt} for item, text, prompt in zip(items, texts, prompts)]
     return pd.DataFrame(rows)
 
 
-def evaluate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
+def generate(spec: dict, tables: dict[str, pd.DataFrame], lm, fmt, cache) -> pd.DataFrame:
     """The evaluation stage: the model's answers (judged later by the rule `judge`)."""
     return answers(spec, lm, fmt, cache)
 

@@ -30,10 +30,11 @@ from ...cache import JsonlCache
 from ...models.fetch import read_manifest
 from ...models.load import load
 from ...prompts import format_prompt
-from ...provenance import stable_hash
+from ...provenance import read_provenance, stable_hash, write_table
 from ...tables import utf8_safe
 from ...scoring import ScoreRequest, score
 from .. import ProbeError
+from ..answers import parse_score
 
 log = logging.getLogger(__name__)
 BACKENDS = ("local", "openai")
@@ -125,9 +126,6 @@ def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, 
 
 API_DEFAULTS = {"base_url": None, "model": None, "key_env": None, "max_tokens": 16, "temperature": 0.0,
                 "timeout": 120, "retries": 3}
-# the first number in a reply: digits not inside a word or a longer number, with an
-# optional sign and decimal part (so "-3" and "7.5" are read whole, and rejected)
-_NUMBER = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?)(?![\w]|\.\d)")
 
 
 def backend(judging: dict) -> str:
@@ -159,19 +157,6 @@ def api_key(api: dict) -> str | None:
     if not key:
         raise ProbeError(f"judging.api.key_env: the environment variable {name} is not set")
     return key
-
-
-def parse_score(reply: str, scale_max: int) -> float:
-    """The score in a judge's reply: its first number, if that is a whole number in
-    0..scale_max ("15", "15.", "Score: 15"); NaN otherwise (no number, "7.5", "-1", "25")."""
-    match = _NUMBER.search(reply or "")
-    if not match:
-        return math.nan
-    text = match.group(1)
-    if not text.lstrip("+").isdigit():
-        return math.nan
-    value = int(text)
-    return float(value) if 0 <= value <= scale_max else math.nan
 
 
 def redact(text: str, key: str | None) -> str:
@@ -264,3 +249,40 @@ def api_judge_answers(judging: dict, answered: pd.DataFrame, cache, complete=cha
         log.warning("judge %s: %d of %d replies hold no score in 0..%d (NaN, left out of the means)",
                     api["model"], unparsed, len(rows), scale_max)
     return pd.DataFrame(rows)
+
+
+def run(judging: dict, inputs: dict, outputs: dict[str, str], cache: str) -> None:
+    """The stage's job: the judge scores every model's answers (`inputs["answers"]`) into
+    one table (`outputs["scores"]`; the study's models, checkpoints planned from their
+    data included, are known only when the job runs); its provenance keeps each model's
+    answers' provenance and adds the judge's. Backend `local`: the judge model
+    (`inputs["manifest"]`), loaded once (and only if some answer is not in its score
+    cache); backend `openai`: an OpenAI-compatible endpoint (no manifest), its replies
+    cached per prompt. `outputs["prompts"]`: the prompts the judge saw, one row each,
+    joined to the scores by `judge_prompt_hash`."""
+    if backend(judging) == "openai":
+        api = api_settings(judging)
+        # what identifies the judge; the key (api.key_env's value) is never written
+        judge_meta = {"judge_backend": "openai", "judge_id": api["base_url"], "judge_model": api["model"]}
+        score_answers = lambda answered: api_judge_answers(judging, answered, cache)  # noqa: E731
+        seen = lambda answers: api_prompts(judging, answers)  # noqa: E731
+    else:
+        manifest, judge_lm = load_judge(judging, inputs["manifest"])
+        judge_meta = {"judge_backend": "local", "judge_id": manifest["id"], "judge_revision": manifest["revision"]}
+        score_answers = lambda answered: judge_answers(judging, answered, judge_lm, manifest, cache)  # noqa: E731
+        seen = lambda answers: local_prompts(judging, answers, judge_lm)  # noqa: E731
+    answer_paths = [inputs["answers"]] if isinstance(inputs["answers"], str) else list(inputs["answers"])
+    tables, answers = [], {}
+    for answers_path in answer_paths:
+        answered = pd.read_parquet(answers_path)
+        tables.append(score_answers(answered) if len(answered) else answered)
+        provenance = read_provenance(answers_path)
+        answers[provenance.get("model", answers_path)] = provenance
+        log.info("judged %d answers of %s", len(answered), answers_path)
+    scored = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    meta = {"answers": answers, "judging": judging, **judge_meta}
+    write_table(scored, outputs["scores"], meta)
+    if outputs.get("prompts"):  # what the judge read, joined to the scores by judge_prompt_hash
+        prompts, settings = seen(scored["answer"] if "answer" in scored else [])
+        write_table(prompts, outputs["prompts"], {**meta, "prompts": settings})
+    log.info("%d judged answers of %d models -> %s", len(scored), len(answer_paths), outputs["scores"])

@@ -5,6 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import ProbeError
+from ..protocol import LOG_LIKELIHOOD
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (LOG_LIKELIHOOD,)
 
 CHOICE_LAYOUTS = ("inline", "lines")
 
@@ -33,7 +37,7 @@ def build(spec: dict, tables: dict[str, pd.DataFrame], fmt) -> pd.DataFrame:
                                            choices=choices_text(answers, letters, spec)))
         # after a chat template the answer starts a turn; in plain text it follows the
         # prompt's last word with a space, unless the prompt already ends in one ("is: ")
-        space = "" if getattr(fmt, "chat", False) or prompt[-1:].isspace() else " "
+        space = "" if fmt.chat or prompt[-1:].isspace() else " "
         gold = letters[int(q.correct_answer_num) - 1]
         for letter in letters:
             rows.append({"item": q.item, "variant": "", "candidate": letter, "prompt": prompt,

@@ -7,6 +7,11 @@ import string
 
 import pandas as pd
 
+from ..protocol import LOG_LIKELIHOOD
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (LOG_LIKELIHOOD,)
+
 
 def questions(spec: dict, table: pd.DataFrame) -> pd.DataFrame:
     """One row per question asked in every country of `spec['countries']`, with those

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..country_rank.items import with_article
+from ..country_names import with_article
+from ..protocol import LOG_LIKELIHOOD
+
+# how a language model is read on this probe (alignshift.probes.protocol)
+KINDS = (LOG_LIKELIHOOD,)
 
 
 def _countries(spec, tables) -> list[str]:

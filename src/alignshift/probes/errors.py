@@ -1,0 +1,5 @@
+"""The probes' one error."""
+
+
+class ProbeError(ValueError):
+    """A probe cannot be built from its settings or data."""

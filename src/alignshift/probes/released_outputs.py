@@ -1,0 +1,45 @@
+"""A probe's score table from its authors' released outputs: the probe's converters
+(`probes/<name>/released.py`, `CONVERTERS`) over the generic download and checks of
+alignshift.data.released."""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+import pandas as pd
+
+from ..data import released
+from ..data.released import Converter
+
+PACKAGE = __name__.rsplit(".", 1)[0]
+
+
+@cache
+def converters(probe: str) -> dict[str, Converter]:
+    """format -> the probe's converter of that released format ({} for a probe with none)."""
+    try:
+        module = importlib.import_module(f"{PACKAGE}.{probe}.released")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{PACKAGE}.{probe}.released":
+            raise
+        return {}
+    return {c.format: c for c in module.CONVERTERS}
+
+
+def formats(probes: list[str]) -> set[str]:
+    """The released formats some of these probes read."""
+    return {fmt for probe in probes for fmt in converters(probe)}
+
+
+def needs(probe: str, source: dict | None) -> tuple[str, ...]:
+    """The study's prepared datasets the probe's converter of the source's format reads."""
+    converter = converters(probe).get(released.settings(source)["format"])
+    return converter.needs if converter else ()
+
+
+def released_scores(model: str, probe: str, entry: dict | None, source: dict | None, spec: dict,
+                    tables: dict[str, pd.DataFrame] | None = None) -> tuple[pd.DataFrame, dict]:
+    """A model's score table for one probe from its released files, with provenance
+    (alignshift.data.released.released_scores, by this probe's converters)."""
+    return released.released_scores(model, probe, entry, source, spec, tables, converters(probe))
