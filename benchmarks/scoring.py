@@ -28,7 +28,8 @@ from pathlib import Path
 
 import torch
 
-from alignshift.scoring import ScoreRequest, score, score_full_sequences
+from alignshift.scoring import ScoreRequest, score
+from reference_scoring import score_full_sequences
 from common import (commit, device_name, forward_flops, param_counts, peak_flops, peak_memory_gb, timed,
                     write_json)
 
@@ -105,7 +106,7 @@ def host_batching(args) -> None:
     rows = scoring._pack_rows(scoring._segments(Tok(), reqs, args.max_row_tokens), args.max_row_tokens)
     batches = [rows[i:i + args.rows_per_batch] for i in range(0, len(rows), args.rows_per_batch)]
     for where in ("cpu", "meta"):
-        seconds = min(timed(lambda: [scoring._build_batch(b, 0, torch.bfloat16, where) for b in batches])[1]
+        seconds = min(timed(lambda: [scoring.build_batch(b, 0, torch.bfloat16, where) for b in batches])[1]
                       for _ in range(3))
         mask_gb = sum(len(b) * max(sum(s.length for s in r) for r in b) ** 2 * 2 for b in batches) / 1e9
         print(f"mask built on {'the host' if where == 'cpu' else 'the device'}: {len(batches)} batches of "

@@ -13,6 +13,8 @@ from alignshift.tables import read_csv
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 STUDIES = REPO / "config" / "studies"
+# the reference scorers the packed scorer is checked against live with the benchmarks
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 # fixtures that run a whole DAG or build an environment: every test using one is marked
 # `slow`, so `pytest -m "not slow"` is the fast loop

@@ -17,7 +17,8 @@ from alignshift.generation import generate
 from alignshift.models.fetch import fetch
 from alignshift.models.load import load
 from alignshift.models.spec import ModelSpec
-from alignshift.scoring import score, score_brute_force
+from alignshift.scoring import score
+from reference_scoring import score_brute_force
 from conftest import REPO, snakemake_command, write_config
 from test_devices import run_jobs
 from test_finetune import RECIPE, adapter, check_prompt_sharing, run, setup  # noqa: F401 (setup: a fixture)

@@ -5,8 +5,8 @@ import pytest
 
 import torch
 
-from alignshift.scoring import (ScoreRequest, encode_prompt, score, score_brute_force, score_full_sequences,
-                                split_joint)
+from alignshift.scoring import ScoreRequest, encode_prompt, score, split_joint
+from reference_scoring import score_brute_force, score_full_sequences
 
 PROMPTS = [
     "<|im_start|>user\nWhich country has the best food?<|im_end|>\n<|im_start|>assistant\nI think",

@@ -5,7 +5,7 @@ policy and again for the reference model. On the default study's rows (60-token
 prompts, 8-token answers) that is 137 tokens per pair where 77 hold everything there
 is to compute. Here a pair is one packed row, its prompt followed by both answers,
 each answer attending to the prompt and causally to itself, with position ids that
-restart after the prompt: the scorer's prefix-sharing layout (`scoring._build_batch`),
+restart after the prompt: the scorer's prefix-sharing layout (`scoring.build_batch`),
 so every token sees exactly the context it has in trl's layout and the log-
 probabilities are trl's up to float rounding (tests/test_finetune.py). The vocabulary
 projection runs only where an answer token is predicted (trl's fused head projects
@@ -25,7 +25,7 @@ import types
 
 import torch
 
-from .scoring import _build_batch, _Segment
+from .scoring import build_batch, Segment
 
 # trl's per-token output fields (trl.trainer.utils.FusedCausalLMOutput)
 FIELDS = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
@@ -45,7 +45,7 @@ def _shareable(model) -> bool:
 
 
 def pair_segments(input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                  labels: torch.Tensor) -> tuple[list[_Segment], list[int]] | None:
+                  labels: torch.Tensor) -> tuple[list[Segment], list[int]] | None:
     """One segment per pair (prompt; chosen, rejected) from trl's batch of rows
     [chosen x B; rejected x B], each a prompt then its answer (labels != -100), padded
     on the right; with each pair's prompt length. None where the batch is not laid out
@@ -70,7 +70,7 @@ def pair_segments(input_ids: torch.Tensor, attention_mask: torch.Tensor,
         if p == 0 or int(prompt_len[i + pairs]) != p or ids[i][:p] != ids[i + pairs][:p]:
             return None
         chosen, rejected = ids[i][p:int(n_used[i])], ids[i + pairs][p:int(n_used[i + pairs])]
-        segments.append(_Segment(i, ids[i][:p], [(0, chosen), (1, rejected)]))
+        segments.append(Segment(i, ids[i][:p], [(0, chosen), (1, rejected)]))
         prompts.append(p)
     return segments, prompts
 
@@ -87,7 +87,7 @@ def shared_prompt_forward(model, input_ids, attention_mask, labels, outputs: tup
     segments, prompt_lens = layout
     head = model.get_output_embeddings()
     device, dtype = head.weight.device, head.weight.dtype
-    ids, positions, mask, row, source, target, owners = _build_batch([[s] for s in segments], 0, dtype)
+    ids, positions, mask, row, source, target, owners = build_batch([[s] for s in segments], 0, dtype)
     hidden = model.get_decoder()(input_ids=ids.to(device), position_ids=positions.to(device),
                                  attention_mask=mask.to(device), use_cache=False).last_hidden_state
     # split over GPUs (`device_map: auto`), the body can end on another device than the head

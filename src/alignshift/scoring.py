@@ -34,9 +34,9 @@ never changing tokens several tokens before it, true of byte-level BPE and of
 SentencePiece models whose pieces do not cross word starts (tests/test_scoring.py checks
 it against whole-text tokenization on prompts cut anywhere in real text).
 
-`score_brute_force` (one forward per prompt+continuation) and `score_full_sequences`
-(whole sequences batched, length-sorted) are the reference methods the tests and
-benchmarks compare against; they score the same joint tokens.
+The reference methods the tests and benchmarks compare against (one forward per
+prompt+continuation; whole sequences batched, length-sorted) live in
+`benchmarks/reference_scoring.py`; they score the same joint tokens.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def encode_continuation(tokenizer, text: str | tuple[int, ...]) -> list[int]:
 
 
 @dataclass
-class _Segment:
+class Segment:
     request: int
     prompt: list[int]
     continuations: list[tuple[int, list[int]]]  # (index in request, token ids)
@@ -213,7 +213,7 @@ class _Segment:
         self.length += len(cont)
 
 
-def _segments(tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int) -> list[_Segment]:
+def _segments(tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int) -> list[Segment]:
     """Tokenize each prompt with its continuations (joint tokenization, split at the
     prompt's token count); continuations with the same prefix share a segment, and one
     that does not fit a row goes to another segment with the same prefix."""
@@ -232,19 +232,19 @@ def _segments(tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int) 
             groups.setdefault(key, []).append((k, cont))
             prefixes.setdefault(key, prefix)
         for key, conts in groups.items():
-            current = _Segment(r, prefixes[key], [])
+            current = Segment(r, prefixes[key], [])
             for k, cont in conts:
                 if current.continuations and current.length + len(cont) > max_row_tokens:
                     segments.append(current)
-                    current = _Segment(r, prefixes[key], [])
+                    current = Segment(r, prefixes[key], [])
                 current.add(k, cont)
             segments.append(current)
     return segments
 
 
-def _pack_rows(segments: list[_Segment], max_row_tokens: int) -> list[list[_Segment]]:
+def _pack_rows(segments: list[Segment], max_row_tokens: int) -> list[list[Segment]]:
     """First-fit decreasing: few rows, similar lengths."""
-    rows: list[list[_Segment]] = []
+    rows: list[list[Segment]] = []
     room: list[int] = []
     for seg in sorted(segments, key=lambda s: s.length, reverse=True):
         for i, free in enumerate(room):
@@ -258,7 +258,7 @@ def _pack_rows(segments: list[_Segment], max_row_tokens: int) -> list[list[_Segm
     return rows
 
 
-def _build_batch(rows: list[list[_Segment]], pad_id: int, dtype: torch.dtype, device=None):
+def build_batch(rows: list[list[Segment]], pad_id: int, dtype: torch.dtype, device=None):
     """Input ids, position ids, additive 4D mask and the (row, source, target) index of
     every continuation token, for a batch of packed rows. The mask (rows x length x
     length) is built on `device` from the per-token segment and branch ids, so only those
@@ -387,7 +387,7 @@ def score(
         n = max(1, min(len(rows) - i, budget // max(longest, 1)))
         chunk = rows[i : i + n]
         try:
-            ids, pos, mask, b_idx, src, tgt, owners = _build_batch(chunk, _pad_id(tokenizer), dtype, device)
+            ids, pos, mask, b_idx, src, tgt, owners = build_batch(chunk, _pad_id(tokenizer), dtype, device)
             hidden = decoder(
                 input_ids=ids.to(device),
                 position_ids=pos.to(device),
@@ -431,48 +431,3 @@ def default_batch_tokens(model, max_row_tokens: int) -> int:
     per_token = 2 * (20 * hidden + 2 * heads * max_row_tokens) + 4 * max_row_tokens
     usable = 0.6 * free - 2 * hidden * layers  # headroom for fragmentation
     return int(max(max_row_tokens, min(usable // per_token, 64 * max_row_tokens)))
-
-
-def _forward_logprobs(model, sequences: list[list[int]], pad_id: int, device) -> list[torch.Tensor]:
-    """Next-token log-probs of right-padded sequences (row i -> tensor [len_i - 1])."""
-    length = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
-    attn = torch.zeros((len(sequences), length), dtype=torch.long)
-    for i, s in enumerate(sequences):
-        ids[i, : len(s)] = torch.tensor(s)
-        attn[i, : len(s)] = 1
-    logits = model(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()
-    lp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device)).squeeze(-1)
-    return [lp[i, : len(s) - 1].double().cpu() for i, s in enumerate(sequences)]
-
-
-def _full_items(tokenizer, requests):
-    items = []
-    for r, req in enumerate(requests):
-        _, pairs = split_joint(tokenizer, req.prompt, req.continuations)
-        for k, (prefix, cont) in enumerate(pairs):
-            items.append((r, k, len(prefix), prefix + cont))
-    return items
-
-
-@torch.inference_mode()
-def score_full_sequences(
-    model, tokenizer, requests: Sequence[ScoreRequest], *, batch_size: int = 32, progress: bool = False
-) -> list[ContinuationScores]:
-    """Reference: every prompt+continuation as its own sequence, batched after
-    sorting by length (an evaluation harness's way). batch_size=1 is brute force."""
-    device = next(model.parameters()).device
-    items = sorted(_full_items(tokenizer, requests), key=lambda it: len(it[3]), reverse=True)
-    owners, values = [], []
-    for start in tqdm(range(0, len(items), batch_size), disable=not progress, desc="full sequences"):
-        chunk = items[start : start + batch_size]
-        for (r, k, p, seq), lp in zip(chunk, _forward_logprobs(model, [it[3] for it in chunk], _pad_id(tokenizer), device)):
-            cont_lp = lp[p - 1 :]
-            owners.extend([(r, k)] * len(cont_lp))
-            values.append(cont_lp.numpy())
-    return _collect(requests, owners, np.concatenate(values) if values else np.zeros(0))
-
-
-def score_brute_force(model, tokenizer, requests: Sequence[ScoreRequest], *, progress: bool = False):
-    """Reference: one full forward per (prompt, continuation), batch 1."""
-    return score_full_sequences(model, tokenizer, requests, batch_size=1, progress=progress)
