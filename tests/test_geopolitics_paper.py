@@ -388,7 +388,13 @@ def test_released_download_checks_sha256(tmp_path):
     table, provenance = released_scores("model-m", "country_pairs", entry, source, {})
     assert len(table) == 18 and (table["model"] == "model-m").all()
     assert provenance["files"][0]["sha256"] == digest and provenance["commit"] == "fixture"
-    assert provenance["files"][0]["url"] == f"{root.as_uri()}/gpu_bias/m_raw.csv"
+    cached = tmp_path / "cache" / "fixture+repo" / "fixture" / "gpu_bias" / "m_raw.csv"
+    assert provenance["files"][0]["downloaded_from"] == f"{root.as_uri()}/gpu_bias/m_raw.csv"
+    assert provenance["files"][0]["read"] == str(cached.resolve())
+    # a second job reads the verified copy in the cache: the provenance says so
+    _, again = released_scores("model-m", "country_pairs", entry, source, {})
+    assert again["files"][0]["downloaded_from"] is None and again["files"][0]["read"] == str(cached.resolve())
+    assert again["files"][0]["sha256"] == digest
     bad = {**source, "sha256": {"gpu_bias/m_raw.csv": "0" * 64}, "cache_dir": str(tmp_path / "cache2")}
     with pytest.raises(DataError, match="sha256"):
         released_scores("model-m", "country_pairs", entry, bad, {})

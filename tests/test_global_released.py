@@ -160,7 +160,7 @@ def test_tydiqa_answer_is_cut_at_the_first_blank_line_and_scored(tmp_path, repo)
     assert table["f1"].tolist() == [1.0, 1.0] and table["em"].tolist() == [1.0, 1.0]
     assert list(table["gold"].iloc[0]) == ["Eiffel tower"] and table["language"].tolist() == ["english"] * 2
     # the braces of the authors' folder names reach the file:// URL percent-encoded
-    assert "%7BChat-7b_8bit%7D" in provenance["files"][1]["url"]
+    assert "%7BChat-7b_8bit%7D" in provenance["files"][1]["downloaded_from"]
 
 
 def test_a_model_without_a_file_for_the_probe_gets_an_empty_table(tmp_path, repo):

@@ -127,10 +127,13 @@ def url(source: dict, path: str) -> str:
     return f"{base}/{path}"
 
 
-def download(source: dict, path: str) -> tuple[Path, str]:
-    """One released file in the cache, downloaded once, its sha256 checked."""
+def download(source: dict, path: str) -> tuple[Path, str, str | None]:
+    """One released file in the cache, downloaded once, its sha256 checked: the local
+    copy read, its sha256, and where it was downloaded from (None: a verified copy
+    already in the cache)."""
     target = Path(source["cache_dir"], source["repo"].replace("/", "+"), source["commit"], path)
     expected = expected_sha256(source, path)
+    where = None
     if not (target.exists() and (expected is None or sha256_file(target) == expected)):
         where = url(source, path)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +157,7 @@ def download(source: dict, path: str) -> tuple[Path, str]:
                         "the download was removed (another commit, or a changed file?)")
     if expected is None:
         log.warning("%s: no recorded sha256 for %s@%s; recording %s", path, source["repo"], source["commit"], digest)
-    return target, digest
+    return target, digest, where
 
 
 # ---- converters: one released file (or folder) -> one probe's score rows ----
@@ -179,7 +182,8 @@ def released_scores(model: str, probe: str, entry: dict | None, source: dict | N
                     tables: dict[str, pd.DataFrame] | None, converters: dict[str, Converter]
                     ) -> tuple[pd.DataFrame, dict]:
     """A model's score table for one probe from its released files, with provenance
-    (repository, commit, URL and sha256 of every file), by the probe's converter of the
+    (repository, commit, and of every file the copy read, its sha256 and the URL it was
+    downloaded from, null for a verified cached copy), by the probe's converter of the
     source's format (`converters`: format -> the probe's). A model without a released
     file for the probe gets an empty table (as a reward model gets for a probe without
     a reward path)."""
@@ -187,8 +191,8 @@ def released_scores(model: str, probe: str, entry: dict | None, source: dict | N
     files = []
 
     def fetch(path: str):
-        local, digest = download(source, path)
-        files.append({"path": path, "url": url(source, path), "sha256": digest})
+        local, digest, origin = download(source, path)
+        files.append({"path": path, "read": str(local.resolve()), "sha256": digest, "downloaded_from": origin})
         return local, digest
 
     provenance = {"model": model, "probe": probe, "source": "released", "repo": source["repo"],
@@ -226,7 +230,7 @@ def _python_lists(path: Path) -> dict[str, list]:
 
 def _released_lists(file: str, source: dict) -> tuple[dict[str, list], str]:
     source = settings(source)
-    path, digest = download(source, file)
+    path, digest, _ = download(source, file)
     return _python_lists(path), f"{source['repo']}@{source['commit']}:{file} sha256:{digest}"
 
 
@@ -287,11 +291,11 @@ def load_llm_bias_bank(templates: str, repo: str = LLM_BIAS_REPO, commit: str = 
     source = {"repo": repo, "commit": commit, "base": base, "sha256": sha256, "cache_dir": cache_dir}
     local, digests = {}, {}
     for language, file in (files or LLM_BIAS_BANK).items():
-        local[language], digests[file] = download(source, file)
+        local[language], digests[file], _ = download(source, file)
     if "en" not in local:
         raise DataError(f"llm_bias_bank: files {sorted(local)} has no en (the English bank, whose COUNTRIES_BY_LANG "
                         "names the countries per language)")
-    code_path, digests[code] = download(source, code)
+    code_path, digests[code], _ = download(source, code)
     lists = _python_lists(code_path)
     missing = [name for name in ("COUNTRIES", "FICTIONAL_COUNTRIES") if name not in lists]
     if missing:
