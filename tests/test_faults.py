@@ -73,3 +73,40 @@ def test_out_of_memory_halves_the_batch_and_gives_the_same_scores(tiny_lm, monke
     assert batches[0] > 2 and max(batches[batches.index(2):]) <= 2  # backed off, then stayed small
     for e, g in zip(expected, got):
         np.testing.assert_allclose(g.logprob_sum, e.logprob_sum, atol=1e-5)
+
+
+def _download_after(barrier, source, path, results):
+    from alignshift.data.released import download
+
+    barrier.wait()
+    try:
+        local, digest, _ = download(source, path)
+        results.put(("ok", digest))
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(("failed", repr(exc)))
+
+
+def test_two_jobs_fetching_one_released_file_at_once_both_get_it(tmp_path):
+    # two released_scores jobs (one per model) need TyDiQA's shared gold file at the same
+    # moment: one partial file per process, each renamed into place whole
+    import hashlib
+    import multiprocessing
+
+    source_dir = tmp_path / "repo"
+    (source_dir / "data").mkdir(parents=True)
+    payload = np.random.default_rng(0).bytes(64 << 20)
+    (source_dir / "data" / "gold.json").write_bytes(payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    source = {"repo": "fixture/repo", "commit": "c0ffee", "base": str(source_dir), "format": "unintended_impacts",
+              "sha256": {"data/gold.json": digest}, "cache_dir": str(tmp_path / "cache")}
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    jobs = [context.Process(target=_download_after, args=(barrier, source, "data/gold.json", results)) for _ in range(2)]
+    for job in jobs:
+        job.start()
+    outcomes = [results.get(timeout=120) for _ in jobs]
+    for job in jobs:
+        job.join()
+    assert outcomes == [("ok", digest)] * 2
+    cached = tmp_path / "cache" / "fixture+repo" / "c0ffee" / "data"
+    assert sorted(p.name for p in cached.iterdir()) == ["gold.json"]  # no partial file left

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 import shutil
 import urllib.parse
 import urllib.request
@@ -137,7 +138,9 @@ def download(source: dict, path: str) -> tuple[Path, str, str | None]:
     if not (target.exists() and (expected is None or sha256_file(target) == expected)):
         where = url(source, path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
+        # one partial file per process: two jobs may fetch a file they share (TyDiQA's
+        # gold answers) at once; each renames its own whole copy into place
+        partial = target.with_name(f"{target.name}.{os.getpid()}.part")
         if urllib.parse.urlparse(where).scheme in ("http", "https", "file"):
             try:
                 with urllib.request.urlopen(where, timeout=120) as response, open(partial, "wb") as fh:
