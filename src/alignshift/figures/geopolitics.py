@@ -177,9 +177,11 @@ def geopolitics_china_favourability(maker: pd.DataFrame, models: pd.DataFrame):
     n = table["n_scenarios"].iloc[0] if "n_scenarios" in table else ""
     ax.set_title(f"{country} favourability, base vs post-trained ({n} scenarios)")
     handles, names = ax.get_legend_handles_labels()
-    change = plt.matplotlib.lines.Line2D([], [], ls="none", marker="$+0.1$", markersize=12, color="black")
-    ax.legend(handles + [change], names + ["change (post − base)"], loc="upper left", bbox_to_anchor=(1.01, 1),
-              frameon=False)
+    # the numbers above the pairs explained by a text-only entry (a "$+0.1$" marker
+    # drew smeared at legend size)
+    change = plt.matplotlib.lines.Line2D([], [], ls="none")
+    ax.legend(handles + [change], names + ["number above a pair:\nchange (post − base)"], loc="upper left",
+              bbox_to_anchor=(1.01, 1), frameon=False)
     return fig
 
 
