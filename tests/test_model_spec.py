@@ -59,3 +59,11 @@ def test_prefill_reaches_checkpoints_and_unknown_settings_are_named():
     assert ModelSpec.from_dict(checkpoint.to_dict()).answer_prefill == "("
     with pytest.raises(ModelSpecError, match=r"models\.m\.answer_prefil: unknown model setting"):
         ModelSpec.from_config("m", {"id": "x", "answer_prefil": "("})
+
+
+def test_a_models_label_is_for_figures_not_part_of_its_spec():
+    # a renamed model keeps its spec (and so its evaluations); a typo next to it is still refused
+    spec = ModelSpec.from_config("m", {"id": "x", "label": "Model X"})
+    assert spec == ModelSpec.from_config("m", {"id": "x"}) and "label" not in spec.to_dict()
+    with pytest.raises(ModelSpecError, match="models.m.lable"):
+        ModelSpec.from_config("m", {"id": "x", "lable": "Model X"})

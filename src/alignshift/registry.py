@@ -75,7 +75,7 @@ def build(config: dict, root: str | Path = ".", plans: dict[str, dict | None] | 
     checked on the way)."""
     # a model's `label` is how figures name it, not what it is: kept out of its spec, so
     # renaming a model in the figures never reruns its evaluation (see `labels`)
-    registry = {name: ModelSpec.from_config(name, {k: v for k, v in entry.items() if k != "label"})
+    registry = {name: ModelSpec.from_config(name, entry)
                 for name, entry in config["models"].items()}
     runs = config.get("finetune") or {}
     for run_name, run in runs.items():

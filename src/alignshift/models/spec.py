@@ -49,7 +49,10 @@ class ModelSpec:
 
     @classmethod
     def from_config(cls, name: str, entry: dict) -> "ModelSpec":
-        """A config's `models.<name>` entry; an unknown setting is an error naming it."""
+        """A config's `models.<name>` entry; an unknown setting is an error naming it.
+        `label` (the name figures print) is the model table's, not the model's: renaming
+        a model never reruns its evaluation."""
+        entry = {k: v for k, v in entry.items() if k != "label"}
         unknown = sorted(set(entry) - set(cls.fields()) - {"name"})
         if unknown:
             raise ModelSpecError(f"models.{name}.{unknown[0]}: unknown model setting; known: "
