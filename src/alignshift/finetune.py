@@ -164,11 +164,16 @@ def checkpoint_problem(folder: Path) -> str | None:
     return None
 
 
+def checkpoint_step(folder: str | Path) -> int:
+    """The global step of a trainer checkpoint folder (`checkpoint-<step>`)."""
+    return int(Path(folder).name.removeprefix("checkpoint-"))
+
+
 def last_checkpoint(state_dir: Path) -> tuple[str | None, list[str]]:
     """The newest trainer checkpoint a resume can continue exactly, and what was set
     aside: a newer checkpoint with a problem is moved to `set-aside/` (kept, never read)
     with a message, and the run resumes from the one before it (or from the start)."""
-    found = sorted(state_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]), reverse=True)
+    found = sorted(state_dir.glob("checkpoint-*"), key=checkpoint_step, reverse=True)
     set_aside = []
     for folder in found:
         problem = checkpoint_problem(folder)
@@ -428,7 +433,7 @@ def train(
     elif set_aside:
         log.warning("no checkpoint can be resumed exactly: training starts again from step 0")
     started = time.time()
-    if resume and int(Path(resume).name.removeprefix("checkpoint-")) == max_steps:
+    if resume and checkpoint_step(resume) == max_steps:
         # killed after its final checkpoint: nothing left to train (transformers 5.23,
         # resumed at max_steps, trains one step past it)
         from transformers import TrainerState
@@ -445,7 +450,7 @@ def train(
     record = {
         "method": method, "direction": direction, "recipe": recipe, "steps": steps, "seed": seed,
         "rows": len(stances), "trainer_rows": trainer_rows, "global_step": trainer.state.global_step,
-        "device": device, "dtype": str(dtype).removeprefix("torch."), "resumed_from": resume, "set_aside": set_aside,
+        "device": device, "dtype": dtype, "resumed_from": resume, "set_aside": set_aside,
         "base_model": spec.name, "base_revision": manifest["revision"], "data_revision": data_revision,
         "train_seconds": elapsed, "metrics": metrics, "log_history": trainer.state.log_history,
         "versions": library_versions(),

@@ -135,7 +135,9 @@ def download(source: dict, path: str) -> tuple[Path, str, str | None]:
     target = Path(source["cache_dir"], source["repo"].replace("/", "+"), source["commit"], path)
     expected = expected_sha256(source, path)
     where = None
-    if not (target.exists() and (expected is None or sha256_file(target) == expected)):
+    # a cached copy is hashed once: checked here, and that digest returned
+    digest = sha256_file(target) if target.exists() else None
+    if digest is None or (expected is not None and digest != expected):
         where = url(source, path)
         target.parent.mkdir(parents=True, exist_ok=True)
         # one partial file per process: two jobs may fetch a file they share (TyDiQA's
@@ -153,7 +155,7 @@ def download(source: dict, path: str) -> tuple[Path, str, str | None]:
                 raise DataError(f"released file {where} does not exist (released.base: {source['base']})")
             shutil.copyfile(where, partial)
         partial.replace(target)
-    digest = sha256_file(target)
+        digest = sha256_file(target)
     if expected is not None and digest != expected:
         target.unlink()
         raise DataError(f"{path} at {source['repo']}@{source['commit']}: sha256 {digest}, expected {expected}; "
