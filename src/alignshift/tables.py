@@ -33,6 +33,17 @@ import pandas as pd
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def decode_utf8(raw: bytes, path, error: type[Exception] = ValueError, first_line: int = 1) -> str:
+    """`raw` (the bytes of `path`, or of its line `first_line`) as text; bytes that are not
+    UTF-8 (a Latin-1 export) raise `error` naming the file, the line and what to do."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = first_line + raw[: err.start].count(b"\n")
+        raise error(f"{path}: line {line} is not UTF-8 ({err.reason}); save the file as UTF-8 "
+                    f"(e.g. iconv -f latin1 -t utf-8)") from None
+
+
 def utf8_safe(text: str) -> str:
     """`text` with each lone surrogate replaced by U+FFFD (everything else kept)."""
     return _SURROGATE.sub("\ufffd", text)
@@ -123,17 +134,13 @@ def read_csv(path: str | Path, text: list[str] | tuple[str, ...] = ()) -> pd.Dat
     """A CSV table as `write_csv` wrote it: quoted columns (and those named in `text`)
     as exact text, the others as numbers and booleans with `nan` missing."""
     path = Path(path)
+    raw = decode_utf8(path.read_bytes(), path, TableError)  # not read_text: it would turn \r into \n
     try:
-        raw = path.read_bytes().decode("utf-8")  # not read_text: it would turn \r into \n
         header = pd.read_csv(io.StringIO(raw), nrows=0).columns
         quoted = quoted_columns(raw)
         text_columns = [c for i, c in enumerate(header) if i in quoted or c in text]
         table = pd.read_csv(io.StringIO(raw), dtype={c: str for c in text_columns}, keep_default_na=False,
                             na_values={c: ["", "nan", "NaN"] for c in header if c not in text_columns})
-    except UnicodeDecodeError as err:
-        line = err.object[: err.start].count(b"\n") + 1
-        raise TableError(f"{path}: line {line} is not UTF-8 (byte {err.start}: {err.reason}); save the file as "
-                         f"UTF-8 and run again") from err
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         raise TableError(f"{path}: not a table alignshift can read ({err})") from err
     return table

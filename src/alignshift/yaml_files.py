@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from .tables import decode_utf8
+
 
 class YamlFileError(ValueError):
     """A YAML file that cannot be read; the message names it and where."""
@@ -15,11 +17,7 @@ class YamlFileError(ValueError):
 
 def read_yaml(path: str | Path, what: str = "YAML file"):
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        line = path.read_bytes()[: err.start].count(b"\n") + 1
-        raise YamlFileError(f"{what} {path}, line {line}: not UTF-8 ({err.reason}); save it as UTF-8") from None
+    text = decode_utf8(path.read_bytes(), f"{what} {path}", YamlFileError)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:

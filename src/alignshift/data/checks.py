@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..tables import utf8_safe
+from ..tables import decode_utf8, utf8_safe
 
 
 class DataError(ValueError):
@@ -18,13 +18,7 @@ class DataError(ValueError):
 def read_csv_input(path, **kwargs) -> pd.DataFrame:
     """An input CSV or TSV (a user's file, a download) read by pandas, after checking it
     is UTF-8: one that is not (a Latin-1 export) is named with its line."""
-    raw = Path(path).read_bytes()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line} is not UTF-8 ({err.reason}); save the file as UTF-8 "
-                        f"(e.g. iconv -f latin1 -t utf-8)") from None
+    decode_utf8(Path(path).read_bytes(), path, DataError)
     return pd.read_csv(path, **kwargs)
 
 
@@ -74,11 +68,7 @@ def read_jsonl(path: str) -> pd.DataFrame:
     rows = []
     with open(path, "rb") as fh:
         for line_no, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{path}: line {line_no} is not UTF-8 (byte {exc.start + 1} of the line: "
-                                f"{exc.reason}); save the file as UTF-8") from exc
+            line = decode_utf8(raw, path, DataError, first_line=line_no)
             if not line.strip():
                 continue
             try:
