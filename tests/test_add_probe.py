@@ -120,3 +120,14 @@ def test_a_probe_declares_its_kinds_and_has_their_hooks():
                             (SimpleNamespace(KINDS=(LOG_LIKELIHOOD,), build=build, generate=build), "defines generate")):
         with pytest.raises(ProbeError, match=message):
             read_protocol("p", module)
+
+
+def test_a_probe_folder_part_is_imported_one_way_and_a_missing_one_is_named():
+    from alignshift.probes import ProbeError
+    from alignshift.probes.folders import PROBE_DIR, probe_module
+
+    assert probe_module("judge", "metrics").__name__ == "alignshift.probes.judge.metrics"
+    # an optional part (released-output converters) a probe does not have
+    assert probe_module("judge", "released", optional=True) is None
+    with pytest.raises(ProbeError, match=f"probe judge: {PROBE_DIR / 'judge'} has no released.py"):
+        probe_module("judge", "released")

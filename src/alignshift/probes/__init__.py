@@ -27,7 +27,6 @@ the exact token ids the model received.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,12 +39,12 @@ from ..provenance import stable_hash
 from ..scoring import TOKENIZATION, encode_prompt
 from ..scoring import _bos_to_add as prompt_bos  # the BOS id the scorer and generator add to text
 from .errors import ProbeError
+from .folders import PROBE_DIR, probe_module
 from .prompt_format import PromptFormat, chat_setting, formatter
 from .protocol import GENERATION, protocol
 from .reward_path import reward_rows
 from .score_cache import score_rows
 
-PROBE_DIR = Path(__file__).parent
 # spec keys that describe the workflow around a probe; with the later stages' settings
 # groups they never shape prompts or scores, so changing them never rescores
 WORKFLOW_KEYS = ("analysis", "stages", "tables")
@@ -95,7 +94,7 @@ def active_stage(spec: dict) -> str | None:
 
 
 def metrics_module(name: str):
-    return importlib.import_module(f"{__name__}.{name}.metrics")
+    return probe_module(name, "metrics")
 
 
 def stage(name: str, stage: str) -> Callable[[dict, dict, dict, str], None]:
@@ -104,7 +103,7 @@ def stage(name: str, stage: str) -> Callable[[dict, dict, dict, str], None]:
     the probe's folder (probes/judge/judging.py)."""
     if stage not in (default_spec(name).get("stages") or ()):
         raise ProbeError(f"probe {name}: no stage {stage!r}; its stages: {default_spec(name).get('stages') or []}")
-    return importlib.import_module(f"{__name__}.{name}.{stage}").run
+    return probe_module(name, stage).run
 
 
 def check(name: str, spec: dict, models) -> None:
