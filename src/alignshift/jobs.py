@@ -152,11 +152,11 @@ def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dic
 
 def run_stage(probe: str, stage: str, settings: dict, inputs: dict, outputs: dict[str, str], cache: str,
               threads: int | None = None) -> None:
-    """A later stage a probe declares (`stages: [judging]` in its spec.yaml), run once for
-    the study on every model's scores: the function `run(settings, inputs, outputs,
-    cache)` of the probe's folder's module of the stage's name (probes/judge/judging.py)."""
+    """A later stage a probe declares (`stages: [judging]` in its spec.yaml): the function
+    `run(settings, inputs, outputs, cache)` of the probe's folder's module of the stage's
+    name (probes/judge/judging.py; alignshift.probes.stages)."""
     set_threads(threads)
-    probes.stage(probe, stage)(settings, inputs, outputs, cache)
+    probes.stage(probe, stage).run(settings, inputs, outputs, cache)
 
 
 def load_scores(paths: list[str]) -> pd.DataFrame:

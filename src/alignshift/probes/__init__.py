@@ -2,9 +2,10 @@
 
 - `spec.yaml`: its declarative settings (any key overridable from the config's
   `probes.<name>`) and what the workflow needs to know about it: `datasets` (the
-  config's datasets it reads), `stages` (settings groups of later stages that run on its
-  scores in rules of their own: `judging`, `cfmatch`), `tables` (further metrics tables
-  beside `results/metrics/<name>.csv`);
+  config's datasets it reads), `stages` (later stages that run on its scores, each with
+  a settings group and a module of its name: `judging`, `cfmatch`; see
+  alignshift.probes.stages), `tables` (further metrics tables beside
+  `results/metrics/<name>.csv`);
 - `items.py`: its `KINDS` and hooks (alignshift.probes.protocol): `build(spec, tables,
   fmt)` for the log-likelihood kind returns one row per (item, variant, candidate) with
   at least `item`, `variant`, `candidate`, `prompt`, `continuation` plus whatever its
@@ -30,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import yaml
@@ -44,6 +44,7 @@ from .prompt_format import PromptFormat, chat_setting, formatter
 from .protocol import GENERATION, protocol
 from .reward_path import reward_rows
 from .score_cache import score_rows
+from .stages import Stage, read_stage
 
 # spec keys that describe the workflow around a probe; with the later stages' settings
 # groups they never shape prompts or scores, so changing them never rescores
@@ -97,13 +98,14 @@ def metrics_module(name: str):
     return probe_module(name, "metrics")
 
 
-def stage(name: str, stage: str) -> Callable[[dict, dict, dict, str], None]:
-    """The job of a later stage the probe declares (`stages` in its spec.yaml): the
-    function `run(settings, inputs, outputs, cache)` of the module of the stage's name in
-    the probe's folder (probes/judge/judging.py)."""
+@cache
+def stage(name: str, stage: str) -> Stage:
+    """A later stage the probe declares (`stages` in its spec.yaml), as the module of the
+    stage's name in the probe's folder declares it (probes/judge/judging.py;
+    alignshift.probes.stages): its job and how the workflow runs it."""
     if stage not in (default_spec(name).get("stages") or ()):
         raise ProbeError(f"probe {name}: no stage {stage!r}; its stages: {default_spec(name).get('stages') or []}")
-    return probe_module(name, stage).run
+    return read_stage(name, stage, probe_module(name, stage))
 
 
 def check(name: str, spec: dict, models) -> None:
