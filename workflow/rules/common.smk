@@ -38,12 +38,12 @@ DATA_PLANNED = [run for run in ACTIVE_RUNS if STATIC_PLANS[run] is None]
 # (study_registry()).
 REGISTRY = reg.build(config, plans={run: STATIC_PLANS[run] for run in ACTIVE_RUNS})
 # helper models (a synthesis teacher, a judging model) set `evaluate: false`: fetched, not probed
-MODELS = [name for name, spec in REGISTRY.items() if spec.evaluate]
+MODELS = [name for name, model in REGISTRY.items() if model.evaluate]
 # models whose scores come from their authors' released outputs (rule released_scores,
 # workflow/rules/released.smk) instead of an evaluation: never fetched, never run
 RELEASED = [name for name in MODELS if REGISTRY[name].released]
 EVALUATED = [name for name in MODELS if name not in RELEASED]
-FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter and name not in RELEASED]
+FETCHED = [name for name, model in REGISTRY.items() if not model.adapter and name not in RELEASED]
 PROBES = list(config["probes"])
 # every probe's resolved spec (its defaults with the config's overrides)
 SPECS = {probe: probes.resolve_spec(probe, config["probes"][probe]) for probe in PROBES}
@@ -122,7 +122,7 @@ def study_registry():
 
 
 def study_models():
-    return [name for name, spec in study_registry().items() if spec.evaluate]
+    return [name for name, model in study_registry().items() if model.evaluate]
 
 
 def pending_plans():
@@ -134,7 +134,7 @@ def pending_plans():
 
 
 def model_spec(name):
-    """A model's spec: the registry's, or a planned checkpoint's built from its name."""
+    """A model's ModelSpec: the registry's, or a planned checkpoint's built from its name."""
     return REGISTRY.get(name) or reg.checkpoint_of(REGISTRY, RUNS, name)
 
 
@@ -202,13 +202,13 @@ for _probe, _spec in SPECS.items():
     probes.check(_probe, _spec, REGISTRY)
 
 
-def dataset_input(spec):
+def dataset_input(source):
     """A dataset's local files, so a changed file reruns its preparation: its `path` (a
     `manual: true` one only once it is there), every file of a local directory it reads
     (`path` or `repo`: MD3's release, a hub dataset's local copy), and any other setting
     naming a file (stances, wordings, a scoring table)."""
     inputs = []
-    for key, value in spec.items():
+    for key, value in source.items():
         if key == "loader" or not isinstance(value, str):
             continue
         local = Path(value)
@@ -251,19 +251,19 @@ def evaluate_outputs():
 
 
 def evaluate_inputs(wildcards):
-    spec = model_spec(wildcards.model)
-    if spec.run in DATA_PLANNED:
+    model = model_spec(wildcards.model)
+    if model.run in DATA_PLANNED:
         # a checkpoint planned from its data: its step must be one the plan saves (until the
         # plan exists, Snakemake makes it first and asks again)
-        plan = planning.read_plan(checkpoints.plan_run.get(run=spec.run).output[0])
-        if spec.step not in plan["checkpoint_steps"]:
-            raise WorkflowError(f"{spec.name}: run {spec.run} saves steps {plan['checkpoint_steps']} "
-                                f"({planning.plan_path(spec.run)}), not step {spec.step}")
+        plan = planning.read_plan(checkpoints.plan_run.get(run=model.run).output[0])
+        if model.step not in plan["checkpoint_steps"]:
+            raise WorkflowError(f"{model.name}: run {model.run} saves steps {plan['checkpoint_steps']} "
+                                f"({planning.plan_path(model.run)}), not step {model.step}")
     inputs = {"manifest": manifest(wildcards.model)}
     for probe in evaluated_probes(wildcards):
         inputs.update(probe_datasets(probe))
-    if spec.adapter:
-        inputs["adapters"] = reg.adapters_dir(spec.run)
+    if model.adapter:
+        inputs["adapters"] = reg.adapters_dir(model.run)
     return inputs
 
 
