@@ -32,7 +32,7 @@ from ...models.load import load
 from ...prompts import format_prompt
 from ...provenance import read_provenance, stable_hash, write_table
 from ...tables import utf8_safe
-from ...scoring import ScoreRequest, score
+from ...scoring import Prompt, ScoreRequest, score
 from .. import ProbeError
 from ..answers import parse_score
 
@@ -124,7 +124,7 @@ def local_prompts(judging: dict, answers, judge) -> tuple[pd.DataFrame, dict]:
     settings = {"scoring_path": "loglik", "prompt_format": judge.spec.prompt_format, "chat_template_applied": chat,
                 "chat_template_hash": stable_hash(judge.tokenizer.chat_template) if chat else None,
                 "system_prompt": judging.get("system_prompt"), "bos_token_id": prompt_bos(judge.tokenizer)}
-    return prompt_table({stable_hash(p): p for p in prompts}, judge.tokenizer, "loglik"), settings
+    return prompt_table({stable_hash(p): Prompt(p) for p in prompts}, judge.tokenizer, "loglik"), settings
 
 
 JUDGE_CHUNK = 256
@@ -138,7 +138,7 @@ def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, 
     keys = [stable_hash({"judge": judge.revision, "prompt": p, "strings": strings}) for p in prompts]
 
     def judge_chunk(chunk, done, total):
-        results = score(judge.model, judge.tokenizer, [ScoreRequest(p, tuple(strings)) for _, p in chunk],
+        results = score(judge.model, judge.tokenizer, [ScoreRequest(Prompt(p), tuple(strings)) for _, p in chunk],
                         progress=f"judge {judge.spec.name} [{total} answers]")
         return [r.logprob_sum.tolist() + r.n_tokens.tolist() for r in results]
 
