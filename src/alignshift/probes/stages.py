@@ -41,19 +41,13 @@ JOB_PER = ("study", "model")
 GENERIC_SCRIPT = "stage.py"
 
 
-def _no_inputs(settings: dict) -> dict[str, str]:
+def _nothing(*args) -> dict:
+    """What a stage that does not declare helper models, downloads or resources has."""
     return {}
 
 
-def _no_resources(settings: dict) -> dict:
-    return {}
-
-
-def _no_cache(settings: dict) -> None:
-    return None
-
-
-def _no_missing_requirements() -> None:
+def _none(*args) -> None:
+    """What a stage that does not declare a cache or missing requirements has."""
     return None
 
 
@@ -69,12 +63,12 @@ class Stage:
     conda_env: str = "cpu"
     threads: str | None = None
     records_prompts: bool = False
-    helper_models: Callable[[dict], dict[str, str]] = _no_inputs
-    downloads: Callable[[dict], dict[str, str]] = _no_inputs
-    resources: Callable[[dict], dict] = _no_resources
-    cache_path: Callable[[dict], str | None] = _no_cache
+    helper_models: Callable[[dict], dict[str, str]] = _nothing
+    downloads: Callable[[dict], dict[str, str]] = _nothing
+    resources: Callable[[dict], dict] = _nothing
+    cache_path: Callable[[dict], str | None] = _none
     rule_name: Callable[[dict], str] | None = None  # None: `<stage>_<probe>`
-    missing_requirements: Callable[[], str | None] = _no_missing_requirements
+    missing_requirements: Callable[[], str | None] = _none
 
     @property
     def per_model(self) -> bool:
