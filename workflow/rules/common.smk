@@ -347,6 +347,16 @@ def stage_inputs(probe, wildcards):
     return {"scores": own, **helpers, **stage.downloads(settings)}
 
 
+def stage_params(probe):
+    """What workflow/scripts/stage.py hands the stage's `run` (a changed setting reruns
+    its jobs). A stage with a script of its own reads only its inputs and gets none, so
+    its jobs rerun only when those change (CFMatch's, as before stages were generic)."""
+    stage, settings = STAGES[probe], stage_settings(probe)
+    if stage.own_script:
+        return {}
+    return {"probe": probe, "stage": stage.name, "settings": settings, "cache": stage.cache_path(settings)}
+
+
 def stage_threads(probe):
     """The config's `threads` entry the stage's job takes (one thread if it names none)."""
     return config["threads"][STAGES[probe].threads] if STAGES[probe].threads else 1

@@ -16,10 +16,7 @@ for _probe, _stage in STAGES.items():
         output:
             **_stage.outputs(),
         params:
-            probe=_probe,
-            stage=_stage.name,
-            settings=stage_settings(_probe),
-            cache=_stage.cache_path(stage_settings(_probe)),
+            **stage_params(_probe),
         log:
             _stage.log(),
         benchmark:

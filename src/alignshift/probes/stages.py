@@ -6,8 +6,9 @@ stage) from that declaration, read here once: the rule file names no stage.
 
 What a stage's module declares (`settings`: the probe's settings group of the stage):
 - the job: `run(settings, inputs, outputs, cache)`, which workflow/scripts/stage.py
-  calls; or `SCRIPT`, a script of workflow/scripts/ run instead, for a job whose
-  environment cannot install alignshift (CFMatch's: qa-metrics needs numpy < 2);
+  calls (its settings are the rule's params: changing them reruns it); or `SCRIPT`, a
+  script of workflow/scripts/ run instead, for a job whose environment cannot install
+  alignshift (CFMatch's: qa-metrics needs numpy < 2), which reads only its inputs;
 - `JOB_PER`: "study" (the default: one job reads every model's score tables, a list in
   `inputs["scores"]`, and writes one table, results/scores/<probe>.<stage>.parquet) or
   "model" (one job per model: its score table in, results/scores/<model>/<probe>.<stage>.parquet
@@ -73,6 +74,11 @@ class Stage:
     @property
     def per_model(self) -> bool:
         return self.job_per == "model"
+
+    @property
+    def own_script(self) -> bool:
+        """Whether its job is a script of its own (SCRIPT) rather than `run`."""
+        return self.script != GENERIC_SCRIPT
 
     def rule(self, settings: dict) -> str:
         """Its rule's name with these settings."""
