@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from alignshift.scoring import ContinuationScores, ScoreRequest, _collect, _pad_id, split_joint
+from alignshift.scoring import ContinuationScores, ScoreRequest, _collect, _pad_id, split_prompt
 
 
 def _forward_logprobs(model, sequences: list[list[int]], pad_id: int, device) -> list[torch.Tensor]:
@@ -29,7 +29,7 @@ def _forward_logprobs(model, sequences: list[list[int]], pad_id: int, device) ->
 def _full_items(tokenizer, requests):
     items = []
     for r, req in enumerate(requests):
-        _, pairs = split_joint(tokenizer, req.prompt, req.continuations)
+        _, pairs = split_prompt(tokenizer, req.prompt, req.continuations)
         for k, (prefix, cont) in enumerate(pairs):
             items.append((r, k, len(prefix), prefix + cont))
     return items

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from alignshift.scoring import ScoreRequest, score
+from alignshift.scoring import Prompt, ScoreRequest, score
 from reference_scoring import score_full_sequences
 from common import (commit, device_name, forward_flops, param_counts, peak_flops, peak_memory_gb, timed,
                     write_json)
@@ -67,8 +67,9 @@ def make_requests(vocab: int, questions: int, continuations: int, prompt_tokens:
     g = torch.Generator().manual_seed(seed)
     conts = [tuple(torch.randint(10, vocab, (continuation_tokens,), generator=g).tolist())
              for _ in range(continuations)]
-    return [ScoreRequest(tuple(torch.randint(10, vocab, (prompt_tokens,), generator=g).tolist()), tuple(conts))
-            for _ in range(questions)]
+    # random token ids: no text (the scorer reads only the ids of a token-id prompt)
+    return [ScoreRequest(Prompt("", tuple(torch.randint(10, vocab, (prompt_tokens,), generator=g).tolist())),
+                         tuple(conts)) for _ in range(questions)]
 
 
 def make_text_requests(tok, questions: int) -> list[ScoreRequest]:
@@ -85,7 +86,7 @@ def make_text_requests(tok, questions: int) -> list[ScoreRequest]:
         before = r["template"].partition("{country}")[0]
         prompt = format_prompt(tok, r["question"], chat=True, assistant_prefix=before.rstrip(" "))
         space = " " if before.endswith(" ") else ""
-        reqs.append(ScoreRequest(prompt, tuple(space + c for c in countries)))
+        reqs.append(ScoreRequest(Prompt(prompt), tuple(space + c for c in countries)))
     return reqs
 
 

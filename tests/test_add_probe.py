@@ -1,6 +1,7 @@
 """Adding a probe is adding one folder (docs/probes.md): in a copy of the project, a new
 probe folder and a study config that names it run through the whole DAG (prepare the
-data, evaluate the model, analyze) with no other file changed."""
+data, evaluate the model, analyze) with no other file changed; a later stage is one
+more file in that folder, run by the generic stage rules."""
 
 from __future__ import annotations
 
@@ -56,6 +57,28 @@ def metrics(scores, models, spec, seed=0):
     return wide.groupby("model", as_index=False).agg(yes_share=("yes", "mean"), n_items=("item", "count"))
 '''
 
+# a later stage: one job per model on its score table, its settings a group of its name
+STAGE_SPEC = """\
+stages: [review]
+review:
+  reviewer: "a test"
+"""
+
+STAGE = '''\
+"""is_country's `review` stage: each model's score rows, marked with their reviewer."""
+
+import pandas as pd
+
+from alignshift.provenance import read_provenance, write_table
+
+JOB_PER = "model"
+
+
+def run(settings, inputs, outputs, cache):
+    scores = pd.read_parquet(inputs["scores"])
+    write_table(scores.assign(reviewer=settings["reviewer"]), outputs["scores"], read_provenance(inputs["scores"]))
+'''
+
 
 def copy_project(to: Path) -> Path:
     to.mkdir()
@@ -86,9 +109,13 @@ def test_a_new_probe_folder_runs_through_the_workflow(tiny_model_dir, tmp_path):
     (workdir / "study.yaml").write_text(yaml.safe_dump(study))
     # the copy's package first on the path, as an editable install of the copy would be
     env = {**os.environ, "PYTHONPATH": str(project / "src"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(project / "Snakefile"),
-                             "--directory", str(workdir), "--configfile", str(workdir / "study.yaml"), "--cores", "1"],
-                            capture_output=True, text=True, env=env, timeout=900)
+
+    def snakemake(*args):
+        return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(project / "Snakefile"),
+                               "--directory", str(workdir), "--configfile", str(workdir / "study.yaml"), *args],
+                              capture_output=True, text=True, env=env, timeout=900)
+
+    result = snakemake("--cores", "1")
     assert result.returncode == 0, result.stderr[-4000:]
     # the job ran the copy's probe: five countries, two answers each, scored by the shared scorer
     scores = pd.read_parquet(workdir / "results" / "scores" / "tiny" / "is_country.parquet")
@@ -101,6 +128,22 @@ def test_a_new_probe_folder_runs_through_the_workflow(tiny_model_dir, tmp_path):
     assert metrics["model"].tolist() == ["tiny"] and metrics["n_items"].tolist() == [5]
     by_item = scores.pivot_table(index="item", columns="candidate", values="logprob_sum")
     assert metrics["yes_share"].iloc[0] == (by_item["Yes"] > by_item["No"]).mean()
+
+    # a stage declared in the folder: planned by the generic stage rule under its default
+    # name, on the model's scores, and read by the analysis; a stage's settings never
+    # reach the evaluation, so it is not rerun
+    (folder / "spec.yaml").write_text(SPEC + STAGE_SPEC)
+    (folder / "review.py").write_text(STAGE)
+    plan = snakemake("-n")
+    assert plan.returncode == 0, plan.stderr[-4000:]
+    assert "rule review_is_country:" in plan.stdout and "rule evaluate:" not in plan.stdout, plan.stdout[-4000:]
+    assert "input: results/scores/tiny/is_country.review.parquet, results/models.csv" in plan.stdout
+    result = snakemake("--cores", "1")
+    assert result.returncode == 0, result.stderr[-4000:]
+    reviewed = pd.read_parquet(workdir / "results" / "scores" / "tiny" / "is_country.review.parquet")
+    assert (reviewed["reviewer"] == "a test").all() and len(reviewed) == 10
+    assert (workdir / "results" / "logs" / "review" / "tiny" / "is_country.log").exists()
+    assert pd.read_csv(workdir / "results" / "metrics" / "is_country.csv").equals(metrics)
 
 
 def test_a_probe_declares_its_kinds_and_has_their_hooks():
@@ -120,3 +163,45 @@ def test_a_probe_declares_its_kinds_and_has_their_hooks():
                             (SimpleNamespace(KINDS=(LOG_LIKELIHOOD,), build=build, generate=build), "defines generate")):
         with pytest.raises(ProbeError, match=message):
             read_protocol("p", module)
+
+
+def test_a_probe_folder_part_is_imported_one_way_and_a_missing_one_is_named():
+    from alignshift.probes import ProbeError
+    from alignshift.probes.folders import PROBE_DIR, probe_module
+
+    assert probe_module("judge", "metrics").__name__ == "alignshift.probes.judge.metrics"
+    # an optional part (released-output converters) a probe does not have
+    assert probe_module("judge", "released", optional=True) is None
+    with pytest.raises(ProbeError, match=f"probe judge: {PROBE_DIR / 'judge'} has no released.py"):
+        probe_module("judge", "released")
+
+
+def test_a_stage_declares_its_job_and_how_it_runs():
+    from types import SimpleNamespace
+
+    from alignshift.probes import ProbeError, stage
+    from alignshift.probes.stages import read_stage
+
+    def run(settings, inputs, outputs, cache):
+        return None
+
+    plain = read_stage("p", "check", SimpleNamespace(__name__="alignshift.probes.p.check", run=run))
+    assert (plain.rule({}), plain.job_per, plain.script, plain.conda_env) == ("check_p", "study", "stage.py", "cpu")
+    assert plain.outputs() == {"scores": "results/scores/p.check.parquet"} and plain.log() == "results/logs/check/p.log"
+    assert plain.helper_models({}) == {} and plain.resources({}) == {} and plain.cache_path({}) is None
+    for module, message in ((SimpleNamespace(), "has no run"),
+                            (SimpleNamespace(run=run, JOB_PER="item"), "JOB_PER must be one of"),
+                            (SimpleNamespace(run=run, JOB_PER="model", RECORDS_PROMPTS=True), "RECORDS_PROMPTS")):
+        with pytest.raises(ProbeError, match=message):
+            read_stage("p", "check", SimpleNamespace(__name__="alignshift.probes.p.check", **vars(module)))
+    # the two stages of the package, as the workflow reads them
+    judging, cfmatch = stage("judge", "judging"), stage("extractive_qa", "cfmatch")
+    local = {"backend": "local", "model": "m"}
+    assert judging.rule(local) == "judging_judge" and judging.resources(local)["gpu"] == 1
+    api = {"backend": "openai", "api": {"model": "gpt-4"}}
+    assert judging.rule(api) == "judging_judge_api" and "gpu" not in judging.resources(api)
+    assert judging.outputs() == {"scores": "results/scores/judge.judging.parquet",
+                                 "prompts": "results/prompts/judge.judging.parquet"}
+    assert cfmatch.rule({}) == "cfmatch" and cfmatch.per_model and cfmatch.script == "cfmatch.py"
+    assert cfmatch.outputs() == {"scores": "results/scores/{model}/extractive_qa.cfmatch.parquet"}
+    assert cfmatch.downloads({"commit": "abc"}) == {"classifier": "resources/cfmatch/abc/classifier.json"}

@@ -53,7 +53,7 @@ def test_killed_evaluation_rescores_only_the_missing_prompts(tiny_lm, tmp_path, 
 
 
 def test_out_of_memory_halves_the_batch_and_gives_the_same_scores(tiny_lm, monkeypatch):
-    requests = [scoring.ScoreRequest(f"Question {i}: which country?", (" France", " Japan", " Brazil"))
+    requests = [scoring.ScoreRequest(scoring.Prompt(f"Question {i}: which country?"), (" France", " Japan", " Brazil"))
                 for i in range(12)]
     expected = scoring.score(tiny_lm.model, tiny_lm.tokenizer, requests, max_row_tokens=32, max_batch_tokens=32 * 8)
     decoder = tiny_lm.model.get_decoder()

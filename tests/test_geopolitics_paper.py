@@ -162,18 +162,22 @@ def test_letter_ids_with_a_word_start_marker():
 def test_prompt_ids_with_a_word_start_marker_bos_and_prefill(bank):
     tok = sentencepiece_style_tokenizer()
     base = probes.build("country_pairs", spec(languages=["en"]), bank, make_fmt(tok, False))
-    ids = prompt_of(base, "en", "less")
+    prompt = prompt_of(base, "en", "less")
     # plain text encoded with the tokenizer's special tokens: BOS once, then the text
-    assert list(ids) == [1] + tok.encode(EXPECTED["en", False, "less"], add_special_tokens=False)
+    # recorded as the ids decoded, special tokens kept
+    assert prompt.given_as == "token_ids" and prompt.text == tok.decode(
+        list(prompt.token_ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    assert list(prompt.token_ids) == [1] + tok.encode(EXPECTED["en", False, "less"], add_special_tokens=False)
     # chat: the template's text (its own <s>) encoded without special tokens, then the
     # prefill encoded alone and appended: "(" alone gets the word-start marker, "▁("
     chat = probes.build("country_pairs", spec(languages=["fr"]), bank, make_fmt(tok, True, prefill="("))
-    ids = prompt_of(chat, "fr", "more")
+    prompt = prompt_of(chat, "fr", "more")
+    ids = prompt.token_ids
     templated = "<s>[INST] " + EXPECTED["fr", True, "more"] + " [/INST]"
     assert list(ids) == tok.encode(templated, add_special_tokens=False) + [6]
     assert ids[0] == 1 and list(ids).count(1) == 1
     # one candidate per distinct letter id: A -> ▁A, A; B -> ▁B, B
-    one = chat[chat["prompt"] == ids]
+    one = chat[chat["prompt"] == prompt]
     assert sorted(one["continuation"]) == sorted([(4,), (tok.convert_tokens_to_ids("A"),), (5,),
                                                   (tok.convert_tokens_to_ids("B"),)])
 
@@ -189,9 +193,10 @@ def test_default_model_letter_and_prompt_ids(bank, default_model_weights):
     # the template's default system turn stays (the paper passes no system message)
     templated = ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
                  "<|im_start|>user\n" + EXPECTED["zh", True, "less"] + "<|im_end|>\n<|im_start|>assistant\n")
-    assert list(prompt_of(chat, "zh", "less")) == tok.encode(templated, add_special_tokens=False) + [198]
+    assert list(prompt_of(chat, "zh", "less").token_ids) == tok.encode(templated, add_special_tokens=False) + [198]
     base = probes.build("country_pairs", spec(languages=["en"]), bank, make_fmt(tok, False))
-    assert list(prompt_of(base, "en", "less")) == tok.encode(EXPECTED["en", False, "less"], add_special_tokens=False)
+    assert list(prompt_of(base, "en", "less").token_ids) == tok.encode(EXPECTED["en", False, "less"],
+                                                                       add_special_tokens=False)
 
 
 def test_token_id_scoring_reads_the_next_token_log_softmax(bank):

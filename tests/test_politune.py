@@ -1208,7 +1208,7 @@ def test_api_judge_sends_the_key_and_caches_replies_without_it(tmp_path, monkeyp
         from alignshift.provenance import write_table
 
         write_table(answered, tmp_path / "answers.parquet", {"model": "m"})
-        jobs.run_stage("judge", "judging", judging, {"answers": [str(tmp_path / "answers.parquet")]},
+        jobs.run_stage("judge", "judging", judging, {"scores": [str(tmp_path / "answers.parquet")]},
                        {"scores": str(tmp_path / "judged.parquet"), "prompts": str(tmp_path / "judge_prompts.parquet")},
                        str(cache))
         meta = read_provenance(tmp_path / "judged.parquet")

@@ -5,7 +5,7 @@ import pytest
 
 import torch
 
-from alignshift.scoring import ScoreRequest, encode_prompt, score, split_joint
+from alignshift.scoring import Prompt, ScoreRequest, encode_prompt, score, split_joint
 from reference_scoring import score_brute_force, score_full_sequences
 
 PROMPTS = [
@@ -21,7 +21,7 @@ CONTINUATIONS = [
 
 
 def requests():
-    return [ScoreRequest(p, c) for p, c in zip(PROMPTS, CONTINUATIONS)]
+    return [ScoreRequest(Prompt(p), c) for p, c in zip(PROMPTS, CONTINUATIONS)]
 
 
 @pytest.mark.parametrize("max_row_tokens", [1024, 40, 16])
@@ -126,7 +126,7 @@ def test_sentencepiece_scored_tokens_are_the_joint_ones(sp_tokenizer):
 @pytest.mark.parametrize("max_row_tokens", [1024, 48])
 def test_packed_joint_tokenization_matches_released_scoring(sp_lm, max_row_tokens):
     model, tok = sp_lm
-    reqs = [ScoreRequest(p, c) for p, c in zip(SP_PROMPTS, SP_CONTINUATIONS)]
+    reqs = [ScoreRequest(Prompt(p), c) for p, c in zip(SP_PROMPTS, SP_CONTINUATIONS)]
     fast = score(model, tok, reqs, max_row_tokens=max_row_tokens, max_batch_tokens=2 * max_row_tokens)
     slow = score_brute_force(model, tok, reqs)
     for f, s, prompt, conts in zip(fast, slow, SP_PROMPTS, SP_CONTINUATIONS):

@@ -57,6 +57,17 @@ KNOWN_SHA256 = {
 }
 
 
+def classifier_commit(settings: dict) -> str:
+    """The commit of the classifier a probe's `cfmatch` settings pin (null: DEFAULT_COMMIT)."""
+    return settings.get("commit") or DEFAULT_COMMIT
+
+
+def classifier_record(commit: str) -> str:
+    """Where rule cfmatch_classifier writes a commit's classifier files' provenance
+    (classifier.json, the files beside it): the input of the cfmatch jobs."""
+    return f"resources/cfmatch/{commit}/classifier.json"
+
+
 def local_files(directory: str | Path) -> dict[str, Path]:
     """The classifier files in a local directory, local name -> path: each under its
     local name (`lr_classifier.pkl`) or its repository name (`lr_classifier`, as in a

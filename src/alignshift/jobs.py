@@ -32,21 +32,23 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def fetch_model(spec: dict, out_manifest: str, lock: str | None = None) -> None:
-    """Hub weights go to huggingface_hub's standard cache; `lock`: the study's `hub_lock`."""
-    model = ModelSpec.from_dict(spec)
+def fetch_model(model_entry: dict, out_manifest: str, lock: str | None = None) -> None:
+    """`model_entry`: the model's registry entry (ModelSpec.to_dict()). Hub weights go to
+    huggingface_hub's standard cache; `lock`: the study's `hub_lock`."""
+    model = ModelSpec.from_dict(model_entry)
     manifest = fetch(model, Path(out_manifest).parent, lock=lock)
     log.info("%s: revision %s at %s", model.name, manifest["revision"], manifest["path"])
 
 
-def prepare_data(name: str, spec: dict, out: str, lock: str | None = None) -> None:
-    """`lock`: the study's `hub_lock` file (read only; the `hub_lock` rule writes it)."""
-    df = datasets.prepare(spec, lock=lock)
+def prepare_data(name: str, source: dict, out: str, lock: str | None = None) -> None:
+    """`source`: the config's `datasets.<name>` entry (its loader and where it reads from);
+    `lock`: the study's `hub_lock` file (read only; the `hub_lock` rule writes it)."""
+    df = datasets.prepare(source, lock=lock)
     # a hub loader records the commit it resolved to in df.attrs; `hub` is what the
     # hub_lock rule reads
-    revision = df.attrs.get("revision") or datasets.source_revision(spec)
+    revision = df.attrs.get("revision") or datasets.source_revision(source)
     hub = {"hub": df.attrs["hub"]} if "hub" in df.attrs else {}
-    write_table(df, out, {"dataset": name, "source": spec, "revision": revision, **hub})
+    write_table(df, out, {"dataset": name, "source": source, "revision": revision, **hub})
     log.info("%s: %d rows", name, len(df))
 
 
@@ -89,14 +91,14 @@ def finetune(run_name: str, run: dict, recipe: dict, manifest_path: str, base_sp
 
     set_threads(threads)
     manifest = read_manifest(manifest_path)
-    spec = ModelSpec.from_dict(base_spec)
+    base = ModelSpec.from_dict(base_spec)
     stances = pd.read_parquet(data_path)
     data_revision = read_provenance(data_path).get("revision", "unknown")
     plan = planning.read_plan(plan_path)
     rows = ft.training_rows(recipe, stances, run["direction"])
     recipe = planning.planned_recipe(run_name, run, recipe, plan, rows)
     work_dir = Path(out_dir).parent
-    record = ft.train(manifest=manifest, spec=spec, recipe=recipe, stances=stances, direction=run["direction"],
+    record = ft.train(manifest=manifest, spec=base, recipe=recipe, stances=stances, direction=run["direction"],
                       work_dir=work_dir, out_dir=Path(out_dir), steps=plan["checkpoint_steps"],
                       data_revision=data_revision)
     record["run"] = run_name
@@ -152,11 +154,11 @@ def released_scores(model: str, probe: str, entry: dict, source: dict, spec: dic
 
 def run_stage(probe: str, stage: str, settings: dict, inputs: dict, outputs: dict[str, str], cache: str,
               threads: int | None = None) -> None:
-    """A later stage a probe declares (`stages: [judging]` in its spec.yaml), run once for
-    the study on every model's scores: the function `run(settings, inputs, outputs,
-    cache)` of the probe's folder's module of the stage's name (probes/judge/judging.py)."""
+    """A later stage a probe declares (`stages: [judging]` in its spec.yaml): the function
+    `run(settings, inputs, outputs, cache)` of the probe's folder's module of the stage's
+    name (probes/judge/judging.py; alignshift.probes.stages)."""
     set_threads(threads)
-    probes.stage(probe, stage)(settings, inputs, outputs, cache)
+    probes.stage(probe, stage).run(settings, inputs, outputs, cache)
 
 
 def load_scores(paths: list[str]) -> pd.DataFrame:

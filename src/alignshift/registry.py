@@ -86,22 +86,22 @@ def build(config: dict, root: str | Path = ".", plans: dict[str, dict | None] | 
     for run_name, run in runs.items():
         plan = plans.get(run_name)
         for step in plan["checkpoint_steps"] if plan else ():
-            spec = checkpoint_spec(registry[run["base"]], run_name, step)
-            registry[spec.name] = spec
+            checkpoint = checkpoint_spec(registry[run["base"]], run_name, step)
+            registry[checkpoint.name] = checkpoint
     return registry
 
 
-def root_model(spec: ModelSpec) -> str:
+def root_model(model: ModelSpec) -> str:
     """The model a checkpoint (or a public model's download) is fetched from."""
-    return spec.parent if spec.adapter else spec.name
+    return model.parent if model.adapter else model.name
 
 
 def baseline(registry: dict[str, ModelSpec], name: str) -> str | None:
     """What a model's shift is measured against: a checkpoint's base model, a public
     model's parent when the parent is in the study, else none."""
-    spec = registry[name]
-    if spec.parent and spec.parent in registry:
-        return spec.parent
+    parent = registry[name].parent
+    if parent and parent in registry:
+        return parent
     return None
 
 

@@ -21,7 +21,8 @@ continuation's first characters (a prompt ending in a space: "is: " + "(A)" ->
 "is", ":", "▁(" | "A", ")"). Continuations of a prompt that share that prefix share one
 packed segment, so the prompt is still computed once in the usual case. lm-evaluation-
 harness moves a prompt's trailing spaces onto the continuation first; the released code
-does not, and neither does this scorer. Token-id requests are used as given.
+does not, and neither does this scorer. A prompt given as token ids (`Prompt.token_ids`)
+is used as given, and so are token-id continuations.
 
 Speed: tokenizing all of prompt + continuation for each of 181 countries would cost more
 than the forward pass. With a fast tokenizer only the prompt's last few tokens (from a
@@ -50,10 +51,40 @@ from tqdm.auto import tqdm
 
 
 @dataclass(frozen=True)
-class ScoreRequest:
-    """Score every continuation after one prompt (text, or token ids as given)."""
+class Prompt:
+    """A prompt as the scorer takes it: text, tokenized as the module docstring says (the
+    tokenizer's BOS once, each continuation split from the joint tokenization), or token
+    ids used exactly as given (country_pairs' paper protocol builds them), its `text`
+    then those ids decoded with their special tokens, as the prompts table records it."""
 
-    prompt: str | tuple[int, ...]
+    text: str
+    token_ids: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_token_ids(cls, tokenizer, ids) -> Prompt:
+        ids = [int(i) for i in ids]
+        return cls(tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False), tuple(ids))
+
+    @property
+    def given_as(self) -> str:
+        return "text" if self.token_ids is None else "token_ids"
+
+    @property
+    def key(self) -> str | tuple[int, ...]:
+        """What its `prompt_hash` and its score cache keys hash: its token ids where given,
+        else its text (what they hashed before prompts had a type, so caches stay valid)."""
+        return self.text if self.token_ids is None else self.token_ids
+
+    def encode(self, tokenizer) -> list[int]:
+        """The ids the model receives: the given ids, or the text with BOS once."""
+        return list(self.token_ids) if self.token_ids is not None else encode_prompt(tokenizer, self.text)
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Score every continuation (text, or token ids as given) after one prompt."""
+
+    prompt: Prompt
     continuations: tuple[str | tuple[int, ...], ...]
 
 
@@ -86,16 +117,14 @@ def _with_bos(ids: list[int], bos: int | None) -> list[int]:
     return [bos] + ids if bos is not None and ids[:1] != [bos] else ids
 
 
-def encode_prompt(tokenizer, text: str | tuple[int, ...]) -> list[int]:
-    """Token ids of a prompt, with the tokenizer's BOS exactly once.
+def encode_prompt(tokenizer, text: str) -> list[int]:
+    """Token ids of a prompt's text, with the tokenizer's BOS exactly once.
 
     Chat-templated text usually already starts with the BOS token as text; plain text
     gets it from the tokenizer's own convention (some tokenizers add none). (The
     released code of Ryan, Held, Yang 2024 adds BOS on top of a template's "<s>", so
     some of its runs have two; this project never does.)
     """
-    if not isinstance(text, str):
-        return list(text)
     return _with_bos(tokenizer(text, add_special_tokens=False).input_ids, _bos_to_add(tokenizer))
 
 
@@ -126,19 +155,27 @@ def _prompt_tail(backend, prompt: str, ids: list[int], cont: str) -> tuple[int, 
     return 0, 0
 
 
-def split_joint(tokenizer, prompt: str | tuple[int, ...], continuations: Sequence[str | tuple[int, ...]],
+def split_prompt(tokenizer, prompt: Prompt, continuations: Sequence[str | tuple[int, ...]],
+                 bos: int | None | str = "auto", tails: dict | None = None
+                 ) -> tuple[list[int], list[tuple[list[int], list[int]]]]:
+    """`split_joint` of a Prompt: a prompt given as token ids is every continuation's
+    prefix as it is (nothing joint to split, no BOS added)."""
+    if prompt.token_ids is None:
+        return split_joint(tokenizer, prompt.text, continuations, bos=bos, tails=tails)
+    prompt_ids = list(prompt.token_ids)
+    return prompt_ids, [(prompt_ids, encode_continuation(tokenizer, c)) for c in continuations]
+
+
+def split_joint(tokenizer, prompt: str, continuations: Sequence[str | tuple[int, ...]],
                 bos: int | None | str = "auto", tails: dict | None = None
                 ) -> tuple[list[int], list[tuple[list[int], list[int]]]]:
     """The prompt's own tokens and, per continuation, (prefix, continuation tokens):
     the joint tokenization of prompt + continuation split at the prompt-alone token
-    count (module docstring). Token-id prompts or continuations are used as given
-    (prefix = the prompt's ids). `tails` caches the tail tokenizations across calls
-    (tail text -> continuation -> token ids)."""
+    count (module docstring). Token-id continuations are used as given (prefix = the
+    prompt's ids). `tails` caches the tail tokenizations across calls (tail text ->
+    continuation -> token ids)."""
     if bos == "auto":
-        bos = _bos_to_add(tokenizer) if isinstance(prompt, str) else None
-    if not isinstance(prompt, str):
-        prompt_ids = list(prompt)
-        return prompt_ids, [(prompt_ids, encode_continuation(tokenizer, c)) for c in continuations]
+        bos = _bos_to_add(tokenizer)
     raw = tokenizer(prompt, add_special_tokens=False).input_ids
     prompt_ids = _with_bos(raw, bos)
     p = len(prompt_ids)
@@ -223,8 +260,7 @@ def _segments(tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int) 
     for r, req in enumerate(requests):
         if not req.continuations:
             continue
-        prompt_ids, pairs = split_joint(tokenizer, req.prompt, req.continuations,
-                                        bos=bos if isinstance(req.prompt, str) else None, tails=tails)
+        prompt_ids, pairs = split_prompt(tokenizer, req.prompt, req.continuations, bos=bos, tails=tails)
         groups: dict[tuple[int, ...] | None, list[tuple[int, list[int]]]] = {}
         prefixes: dict[tuple[int, ...] | None, list[int]] = {}
         for k, (prefix, cont) in enumerate(pairs):

@@ -38,7 +38,7 @@ from .generation import generate
 from .models.load import load_fetched
 from .prompts import format_prompt
 from .provenance import read_provenance, stable_hash, write_table
-from .scoring import ScoreRequest, score
+from .scoring import Prompt, ScoreRequest, score
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def filter_posts(posts: pd.DataFrame, lm, cfg: dict, cache: str | Path | None = 
     keys = [stable_hash({"model": lm.revision, "prompt": p, "answers": answers}) for p in prompts]
 
     def score_posts(chunk, *_):
-        results = score(lm.model, lm.tokenizer, [ScoreRequest(p, answers) for _, p in chunk])
+        results = score(lm.model, lm.tokenizer, [ScoreRequest(Prompt(p), answers) for _, p in chunk])
         return [r.logprob_sum.tolist() for r in results]
 
     # chunks are cached as they finish, so a killed filter job resumes

@@ -1,10 +1,10 @@
-# The `cfmatch` stage of a probe that declares it and enables it (extractive_qa, the
-# paper's TyDiQA metric): the classifier is fetched once at a pinned commit (or copied
-# from a local directory, `cfmatch.classifier`), then every model's answers are judged
-# in CFMatch's own environment (--use-conda: envs/cfmatch.yaml), or, without conda, in
-# the Python that runs snakemake if qa-metrics is installed there: a run stops before
-# any job when a cfmatch job is due and it is not.
-from snakemake.logging import logger
+# CFMatch's classifier, which the `cfmatch` stage of a probe that declares and enables
+# it reads (extractive_qa, the paper's TyDiQA metric; the stage's own rule is the generic
+# one of workflow/rules/stages.smk): fetched once per pinned commit, or copied from a
+# local directory (`cfmatch.classifier`). A rule of its own, outside the generic family:
+# it makes a resource for the stage's jobs, keyed by commit (probes pinning the same
+# commit share it), and is a local rule, as every download is (downloads run on the
+# login node, where the internet is).
 
 # commit -> the local directory its classifier files are copied from (None: downloaded)
 CFMATCH_LOCAL = {}
@@ -38,29 +38,3 @@ rule cfmatch_classifier:
         "../../envs/cpu.yaml"
     script:
         "../scripts/fetch_cfmatch.py"
-
-
-rule cfmatch:
-    input:
-        scores="results/scores/{model}/{probe}.parquet",
-        classifier=lambda w: f"resources/cfmatch/{cfmatch_commit(w.probe)}/classifier.json",
-    output:
-        "results/scores/{model}/{probe}.cfmatch.parquet",
-    log:
-        "results/logs/cfmatch/{model}/{probe}.log",
-    benchmark:
-        "results/benchmarks/cfmatch/{model}/{probe}.tsv"
-    conda:
-        "../../envs/cfmatch.yaml"
-    script:
-        "../scripts/cfmatch.py"
-
-
-if cfmatch_runs_without_conda() and workflow.is_main_process:
-    _problem = cfmatch_classifier.requirements_problem()
-    if _problem:
-        # a dry run shows it; a real run stops below if a cfmatch job is due
-        logger.warning(cfmatch_classifier.requirements_message(_problem))
-
-
-START_CHECKS.append(cfmatch_unable)

@@ -38,20 +38,22 @@ DATA_PLANNED = [run for run in ACTIVE_RUNS if STATIC_PLANS[run] is None]
 # (study_registry()).
 REGISTRY = reg.build(config, plans={run: STATIC_PLANS[run] for run in ACTIVE_RUNS})
 # helper models (a synthesis teacher, a judging model) set `evaluate: false`: fetched, not probed
-MODELS = [name for name, spec in REGISTRY.items() if spec.evaluate]
+MODELS = [name for name, model in REGISTRY.items() if model.evaluate]
 # models whose scores come from their authors' released outputs (rule released_scores,
 # workflow/rules/released.smk) instead of an evaluation: never fetched, never run
 RELEASED = [name for name in MODELS if REGISTRY[name].released]
 EVALUATED = [name for name in MODELS if name not in RELEASED]
-FETCHED = [name for name, spec in REGISTRY.items() if not spec.adapter and name not in RELEASED]
+FETCHED = [name for name, model in REGISTRY.items() if not model.adapter and name not in RELEASED]
 PROBES = list(config["probes"])
 # every probe's resolved spec (its defaults with the config's overrides)
 SPECS = {probe: probes.resolve_spec(probe, config["probes"][probe]) for probe in PROBES}
 # what evaluation sees: workflow keys and later stages' settings are left out, so
 # changing them never triggers rescoring
 PROBE_SPECS = {probe: probes.evaluation_spec(spec) for probe, spec in SPECS.items()}
-# the later stage each probe's metrics read (judging, cfmatch), if any
-STAGES = {probe: probes.active_stage(spec) for probe, spec in SPECS.items()}
+# the later stage each probe's metrics read, if any (judging, cfmatch), as its module in
+# the probe's folder declares it (alignshift.probes.stages): probe -> Stage, one rule each
+# (workflow/rules/stages.smk)
+STAGES = {probe: probes.stage(probe, name) for probe, spec in SPECS.items() if (name := probes.active_stage(spec))}
 # one evaluation job per model (loads it once for every probe) or per (model, probe)
 EVAL_PER_MODEL = (config.get("evaluation") or {}).get("job_per", "model") == "model"
 MODEL_TABLE = "results/models.csv"
@@ -120,7 +122,7 @@ def study_registry():
 
 
 def study_models():
-    return [name for name, spec in study_registry().items() if spec.evaluate]
+    return [name for name, model in study_registry().items() if model.evaluate]
 
 
 def pending_plans():
@@ -132,7 +134,7 @@ def pending_plans():
 
 
 def model_spec(name):
-    """A model's spec: the registry's, or a planned checkpoint's built from its name."""
+    """A model's ModelSpec: the registry's, or a planned checkpoint's built from its name."""
     return REGISTRY.get(name) or reg.checkpoint_of(REGISTRY, RUNS, name)
 
 
@@ -185,12 +187,13 @@ def manifest(model):
     return f"resources/models/{reg.root_model(model_spec(model))}/manifest.json"
 
 
-def stage_probes(stage):
-    return [probe for probe, active in STAGES.items() if active == stage]
+def stage_probes(name):
+    return [probe for probe, stage in STAGES.items() if stage.name == name]
 
 
 def stage_settings(probe):
-    return SPECS[probe][STAGES[probe]]
+    """The settings group of the probe's later stage (e.g. the judge probe's `judging`)."""
+    return SPECS[probe][STAGES[probe].name]
 
 
 # a probe may check its settings against the study's models before any job runs (e.g. a
@@ -199,13 +202,13 @@ for _probe, _spec in SPECS.items():
     probes.check(_probe, _spec, REGISTRY)
 
 
-def dataset_input(spec):
+def dataset_input(source):
     """A dataset's local files, so a changed file reruns its preparation: its `path` (a
     `manual: true` one only once it is there), every file of a local directory it reads
     (`path` or `repo`: MD3's release, a hub dataset's local copy), and any other setting
     naming a file (stances, wordings, a scoring table)."""
     inputs = []
-    for key, value in spec.items():
+    for key, value in source.items():
         if key == "loader" or not isinstance(value, str):
             continue
         local = Path(value)
@@ -248,19 +251,19 @@ def evaluate_outputs():
 
 
 def evaluate_inputs(wildcards):
-    spec = model_spec(wildcards.model)
-    if spec.run in DATA_PLANNED:
+    model = model_spec(wildcards.model)
+    if model.run in DATA_PLANNED:
         # a checkpoint planned from its data: its step must be one the plan saves (until the
         # plan exists, Snakemake makes it first and asks again)
-        plan = planning.read_plan(checkpoints.plan_run.get(run=spec.run).output[0])
-        if spec.step not in plan["checkpoint_steps"]:
-            raise WorkflowError(f"{spec.name}: run {spec.run} saves steps {plan['checkpoint_steps']} "
-                                f"({planning.plan_path(spec.run)}), not step {spec.step}")
+        plan = planning.read_plan(checkpoints.plan_run.get(run=model.run).output[0])
+        if model.step not in plan["checkpoint_steps"]:
+            raise WorkflowError(f"{model.name}: run {model.run} saves steps {plan['checkpoint_steps']} "
+                                f"({planning.plan_path(model.run)}), not step {model.step}")
     inputs = {"manifest": manifest(wildcards.model)}
     for probe in evaluated_probes(wildcards):
         inputs.update(probe_datasets(probe))
-    if spec.adapter:
-        inputs["adapters"] = reg.adapters_dir(spec.run)
+    if model.adapter:
+        inputs["adapters"] = reg.adapters_dir(model.run)
     return inputs
 
 
@@ -271,30 +274,23 @@ def scores(probe, stage=None):
     return [f"results/scores/{m}/{probe}{suffix}.parquet" for m in study_models()] + pending_plans()
 
 
-def judged_scores(probe):
-    """The judging stage's one table of every model's judged answers (workflow/rules/judge.smk)."""
-    return f"results/scores/{probe}.judging.parquet"
-
-
-def judged_prompts(probe):
-    """The prompts the judge saw, one table for the study beside judged_scores."""
-    return f"results/prompts/{probe}.judging.parquet"
-
-
 def recorded_prompts():
-    """The prompts every evaluation and judging stage saw: targets of `all`, so results
-    from before they were recorded get them (from the score cache, weights not loaded);
-    with the plans still to be made, whose checkpoints' prompts join once planned."""
+    """The prompts every evaluation and every stage's helper model saw (the judge's):
+    targets of `all`, so results from before they were recorded get them (from the score
+    cache, weights not loaded); with the plans still to be made, whose checkpoints'
+    prompts join once planned."""
     evaluated = [m for m in study_models() if m not in RELEASED]
     return [f"results/prompts/{m}/{probe}.parquet" for probe in PROBES for m in evaluated] + [
-        judged_prompts(probe) for probe in stage_probes("judging")] + pending_plans()
+        stage.outputs()["prompts"] for stage in STAGES.values() if stage.records_prompts] + pending_plans()
 
 
 def analysis_scores(probe):
-    """What a probe's metrics read: its score tables, or its later stage's."""
-    if STAGES[probe] == "judging":
-        return [judged_scores(probe)]
-    return scores(probe, stage=STAGES[probe])
+    """What a probe's metrics read: its score tables, or its later stage's (one table for
+    the study, or one per model)."""
+    stage = STAGES.get(probe)
+    if stage is None:
+        return scores(probe)
+    return scores(probe, stage=stage.name) if stage.per_model else [stage.outputs()["scores"]]
 
 
 def probe_tables(probe):
@@ -339,60 +335,65 @@ def released_outputs_of():
     return {"scores": "results/scores/{model}/{probe}.parquet"}
 
 
-# cfmatch.smk: the cfmatch stage
+# stages.smk: the later stages probes declare (one rule per probe and stage)
+
+def stage_inputs(probe, wildcards):
+    """A stage job's inputs: the probe's score tables (the job's model's, or every
+    model's), the manifests of the helper models it loads, and the files its download
+    rule makes."""
+    stage, settings = STAGES[probe], stage_settings(probe)
+    own = f"results/scores/{wildcards.model}/{probe}.parquet" if stage.per_model else scores(probe)
+    helpers = {name: manifest(model) for name, model in stage.helper_models(settings).items()}
+    return {"scores": own, **helpers, **stage.downloads(settings)}
+
+
+def stage_params(probe):
+    """What workflow/scripts/stage.py hands the stage's `run` (a changed setting reruns
+    its jobs). A stage with a script of its own reads only its inputs and gets none, so
+    its jobs rerun only when those change (CFMatch's, as before stages were generic)."""
+    stage, settings = STAGES[probe], stage_settings(probe)
+    if stage.own_script:
+        return {}
+    return {"probe": probe, "stage": stage.name, "settings": settings, "cache": stage.cache_path(settings)}
+
+
+def stage_threads(probe):
+    """The config's `threads` entry the stage's job takes (one thread if it names none)."""
+    return config["threads"][STAGES[probe].threads] if STAGES[probe].threads else 1
+
+
+def stage_downloads():
+    """Every file a stage's download rule makes (target `downloads`)."""
+    return sorted({path for probe, stage in STAGES.items() for path in stage.downloads(stage_settings(probe)).values()})
+
+
+def stages_unable_here():
+    """probe -> why its stage's jobs cannot run in the Python that runs snakemake, where
+    jobs run there (without --use-conda) and a stage's own environment has what this
+    Python lacks (CFMatch's qa-metrics)."""
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        return {}
+    return {probe: message for probe, stage in STAGES.items() if (message := stage.missing_requirements())}
+
+
+def unable_stage_jobs(jobs):
+    # refused before any job when a job of such a stage is due
+    for probe, message in UNABLE_STAGES.items():
+        rule_name = STAGES[probe].rule(stage_settings(probe))
+        due = sorted(str(job.output[0]) for job in jobs if job.rule.name == rule_name)
+        if due:
+            return f"{len(due)} {rule_name} job(s) are due ({due[0]}, ...). {message}"
+
+
+# cfmatch.smk: CFMatch's classifier, which the cfmatch stage reads
 
 def cfmatch_commit(probe):
-    return stage_settings(probe).get("commit") or cfmatch_classifier.DEFAULT_COMMIT
+    return cfmatch_classifier.classifier_commit(stage_settings(probe))
 
 
 def cfmatch_local_files(wildcards):
     local = CFMATCH_LOCAL.get(wildcards.commit)
     return [str(p) for p in cfmatch_classifier.local_files(local).values()] if local else []
-
-
-def cfmatch_runs_without_conda():
-    return bool(stage_probes("cfmatch")) and DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method
-
-
-def cfmatch_unable(jobs):
-    # without --use-conda the cfmatch jobs run in this Python: refused before any job when
-    # one is due and cannot run
-    if cfmatch_runs_without_conda():
-        due = sorted(str(job.output[0]) for job in jobs if job.rule.name == "cfmatch")
-        problem = due and cfmatch_classifier.requirements_problem()
-        if problem:
-            message = cfmatch_classifier.requirements_message(problem)
-            return f"{len(due)} cfmatch job(s) are due ({due[0]}, ...). {message}"
-
-
-# judge.smk: the judging stage
-
-# The `judging` stage of a probe that declares it (the judge probe): every model's answers
-# (from the evaluation jobs) scored by the judge, once for the study, into one table
-# (results/scores/<probe>.judging.parquet: the study's models are known only once its
-# runs are planned): a registry model loaded once on a GPU (backend `local`: rule
-# judging_<probe>), or an OpenAI-compatible endpoint (backend `openai`, no model to fetch,
-# no GPU: rule judging_<probe>_api, which a cluster profile sends to its CPU partition).
-# Judge scores are cached per prompt, so a new checkpoint's answers cost only their own
-# scoring.
-def judging_inputs(probe):
-    settings = stage_settings(probe)
-    inputs = {"answers": scores(probe)}
-    if settings.get("backend", "local") == "local":
-        inputs["manifest"] = manifest(settings["model"])
-    return inputs
-
-
-def judging_local(probe):
-    return stage_settings(probe).get("backend", "local") == "local"
-
-
-def judging_cache(probe):
-    settings = stage_settings(probe)
-    if settings.get("backend", "local") == "openai":
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", str((settings.get("api") or {}).get("model")))
-        return f"results/cache/judging/api-{name}.jsonl"
-    return f"results/cache/judging/{settings['model']}.jsonl"
 
 
 # report.smk: the report's tables

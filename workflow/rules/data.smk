@@ -9,18 +9,18 @@ from alignshift.data import released as released_source
 
 # a dataset read from a released repository (released_list, released_orders) takes the
 # study's `released` source for the keys it does not set: a local copy is one setting
-DATASETS = {name: released_source.dataset_spec(spec, config.get("released"))
-            for name, spec in config["datasets"].items()}
+DATASETS = {name: released_source.dataset_spec(source, config.get("released"))
+            for name, source in config["datasets"].items()}
 # the datasets whose preparation downloads (a hub dataset without a local `path`, a
 # released repository at an http(s) URL): rule download_data
-DOWNLOADED_DATASETS = [name for name, spec in DATASETS.items() if dataset_sources.downloads(spec)]
+DOWNLOADED_DATASETS = [name for name, source in DATASETS.items() if dataset_sources.downloads(source)]
 
 
 rule fetch_model:
     output:
         "resources/models/{base}/manifest.json",
     params:
-        spec=lambda w: REGISTRY[w.base].to_dict(),
+        model=lambda w: REGISTRY[w.base].to_dict(),
         # the study's hub lock file, read only: the fetch follows its locked commit
         # (written by rule hub_lock, workflow/rules/hub_lock.smk)
         lock=config.get("hub_lock"),
@@ -51,7 +51,7 @@ rule prepare_data:
     output:
         "results/data/{dataset}.parquet",
     params:
-        spec=lambda w: DATASETS[w.dataset],
+        source=lambda w: DATASETS[w.dataset],
         # the study's hub lock file, read only: a hub dataset follows its locked commit
         # (written by rule hub_lock, workflow/rules/hub_lock.smk)
         lock=config.get("hub_lock"),

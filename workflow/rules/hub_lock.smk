@@ -11,7 +11,7 @@ from alignshift.models.spec import id_kind
 # every hub model the study fetches, every hub dataset it prepares
 HUB_LOCKED = {
     "models": [manifest(name) for name in FETCHED if id_kind(REGISTRY[name].id) == "hub"],
-    "datasets": [dataset_path(name) for name, spec in config["datasets"].items() if data_hub.hub_repo(spec)],
+    "datasets": [dataset_path(name) for name, source in config["datasets"].items() if data_hub.hub_repo(source)],
 }
 
 

@@ -2,9 +2,10 @@
 
 - `spec.yaml`: its declarative settings (any key overridable from the config's
   `probes.<name>`) and what the workflow needs to know about it: `datasets` (the
-  config's datasets it reads), `stages` (settings groups of later stages that run on its
-  scores in rules of their own: `judging`, `cfmatch`), `tables` (further metrics tables
-  beside `results/metrics/<name>.csv`);
+  config's datasets it reads), `stages` (later stages that run on its scores, each with
+  a settings group and a module of its name: `judging`, `cfmatch`; see
+  alignshift.probes.stages), `tables` (further metrics tables beside
+  `results/metrics/<name>.csv`);
 - `items.py`: its `KINDS` and hooks (alignshift.probes.protocol): `build(spec, tables,
   fmt)` for the log-likelihood kind returns one row per (item, variant, candidate) with
   at least `item`, `variant`, `candidate`, `prompt`, `continuation` plus whatever its
@@ -27,25 +28,24 @@ the exact token ids the model received.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import yaml
 
 from ..provenance import stable_hash
-from ..scoring import TOKENIZATION, encode_prompt
+from ..scoring import TOKENIZATION, Prompt
 from ..scoring import _bos_to_add as prompt_bos  # the BOS id the scorer and generator add to text
 from .errors import ProbeError
-from .prompt_format import PromptFormat, chat_setting, formatter
+from .folders import PROBE_DIR, probe_module
+from .prompt_format import PromptFormat, chat_setting, formatter, row_prompt
 from .protocol import GENERATION, protocol
 from .reward_path import reward_rows
 from .score_cache import score_rows
+from .stages import Stage, read_stage
 
-PROBE_DIR = Path(__file__).parent
 # spec keys that describe the workflow around a probe; with the later stages' settings
 # groups they never shape prompts or scores, so changing them never rescores
 WORKFLOW_KEYS = ("analysis", "stages", "tables")
@@ -95,16 +95,17 @@ def active_stage(spec: dict) -> str | None:
 
 
 def metrics_module(name: str):
-    return importlib.import_module(f"{__name__}.{name}.metrics")
+    return probe_module(name, "metrics")
 
 
-def stage(name: str, stage: str) -> Callable[[dict, dict, dict, str], None]:
-    """The job of a later stage the probe declares (`stages` in its spec.yaml): the
-    function `run(settings, inputs, outputs, cache)` of the module of the stage's name in
-    the probe's folder (probes/judge/judging.py)."""
+@cache
+def stage(name: str, stage: str) -> Stage:
+    """A later stage the probe declares (`stages` in its spec.yaml), as the module of the
+    stage's name in the probe's folder declares it (probes/judge/judging.py;
+    alignshift.probes.stages): its job and how the workflow runs it."""
     if stage not in (default_spec(name).get("stages") or ()):
         raise ProbeError(f"probe {name}: no stage {stage!r}; its stages: {default_spec(name).get('stages') or []}")
-    return importlib.import_module(f"{__name__}.{name}.{stage}").run
+    return read_stage(name, stage, probe_module(name, stage))
 
 
 def check(name: str, spec: dict, models) -> None:
@@ -199,7 +200,7 @@ def _evaluate(name, spec, tables, lm, cache, chunk_prompts, progress, score_kwar
 
 def _with_prompt_hash(name: str, rows: pd.DataFrame, lm) -> tuple[pd.DataFrame, dict]:
     """The score table (the prompt replaced by its `prompt_hash`, model and probe in
-    front) and its distinct prompts, hash -> prompt."""
+    front) and its distinct prompts, hash -> Prompt."""
     if "prompt" not in rows:
         if not rows.empty:
             raise ProbeError(f"probe {name}: its rows have no `prompt` column (the text each score was made "
@@ -207,29 +208,26 @@ def _with_prompt_hash(name: str, rows: pd.DataFrame, lm) -> tuple[pd.DataFrame, 
         rows = rows.assign(prompt_hash=pd.Series(dtype=object))
         prompts = {}
     else:
-        prompts = {stable_hash(p): p for p in dict.fromkeys(rows["prompt"])}
+        given = rows["prompt"].map(row_prompt)
+        prompts = {stable_hash(p.key): p for p in dict.fromkeys(given)}
         hashes = {p: h for h, p in prompts.items()}
-        rows = rows.drop(columns=["prompt"]).assign(prompt_hash=[hashes[p] for p in rows["prompt"]])
+        rows = rows.drop(columns=["prompt"]).assign(prompt_hash=[hashes[p] for p in given])
     rows.insert(0, "probe", name)
     rows.insert(0, "model", lm.spec.name)
     return rows, prompts
 
 
-def prompt_table(prompts: dict, tokenizer, path: str) -> pd.DataFrame:
-    """One row per prompt (hash -> text or token ids): PROMPT_COLUMNS, the token ids made
-    the way `path` feeds the model (the scorer's and the generator's `encode_prompt`:
-    BOS once; a reward model's `encode_text`: the text's own tokens)."""
+def prompt_table(prompts: dict[str, Prompt], tokenizer, path: str) -> pd.DataFrame:
+    """One row per prompt (hash -> Prompt): PROMPT_COLUMNS, the token ids made the way
+    `path` feeds the model (the scorer's and the generator's: given ids as they are, text
+    with BOS once; a reward model's `encode_text`: the text's own tokens)."""
     from ..rewards import encode_text
 
-    encode = encode_text if path == "reward" else encode_prompt
     rows = []
     for prompt_hash, prompt in prompts.items():
-        ids = encode(tokenizer, prompt)
-        given_as = "text" if isinstance(prompt, str) else "token_ids"
-        text = prompt if given_as == "text" else tokenizer.decode(ids, skip_special_tokens=False,
-                                                                  clean_up_tokenization_spaces=False)
-        rows.append({"prompt_hash": prompt_hash, "prompt": text, "token_ids": [int(i) for i in ids],
-                     "given_as": given_as})
+        ids = encode_text(tokenizer, prompt.text) if path == "reward" else prompt.encode(tokenizer)
+        rows.append({"prompt_hash": prompt_hash, "prompt": prompt.text, "token_ids": [int(i) for i in ids],
+                     "given_as": prompt.given_as})
     return pd.DataFrame(rows, columns=PROMPT_COLUMNS)
 
 

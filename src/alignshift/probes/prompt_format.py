@@ -1,6 +1,6 @@
 """A probe's prompts for one model: whether (and how) a chat template applies (the
-probe's `chat_template` setting against the model's registry entry), and the typed
-prompt format a probe builds its prompts with."""
+probe's `chat_template` setting against the model's registry entry), the typed prompt
+format a probe builds its prompts with, and its rows' prompts as the scorer's Prompt."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..prompts import ANSWER_CUE, format_prompt
+from ..scoring import Prompt
 from .errors import ProbeError
 
 CHAT_TEMPLATE_KEYWORDS = ("model", "none", "all")
@@ -39,10 +40,12 @@ def chat_setting(spec: dict, model_spec) -> bool | str:
 class PromptFormat:
     """How this model is prompted for this probe, handed to a probe's `build` and
     `generate`: called as `fmt(user, assistant_prefix="")`, it gives the prompt text
-    (`render`); `chat`: whether a chat template is applied (a probe may prompt base models
+    (`render`), which a probe may compose further and returns as its rows' `prompt`;
+    `chat`: whether a chat template is applied (a probe may prompt base models
     differently); `tokenizer` and `prefill` (the model's answer prefill: text after the
     chat template's generation prompt, e.g. GLM-4 chat's "\n") for probes that build
-    token ids themselves (country_pairs' paper protocol)."""
+    token ids themselves (country_pairs' paper protocol), returning a `Prompt` of them
+    (`Prompt.from_token_ids`)."""
 
     render: Callable[[str, str], str]
     chat: bool = False
@@ -68,3 +71,13 @@ def formatter(spec: dict, tokenizer, model_spec) -> PromptFormat:
 
     applied = prompt_format == "auto" and (isinstance(chat, str) or bool(chat and tokenizer.chat_template))
     return PromptFormat(render, chat=applied, tokenizer=tokenizer, prefill=getattr(model_spec, "answer_prefill", None))
+
+
+def row_prompt(value) -> Prompt:
+    """A probe row's `prompt` as the scorer takes it: text (what `fmt` renders), or the
+    Prompt a probe made of token ids."""
+    if isinstance(value, Prompt):
+        return value
+    if isinstance(value, str):
+        return Prompt(value)
+    raise ProbeError(f"a row's prompt must be text or an alignshift.scoring.Prompt, not {type(value).__name__}")

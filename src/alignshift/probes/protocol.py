@@ -12,12 +12,12 @@ models)` (the probe's own check of its settings when the workflow loads).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cache
 from typing import Callable
 
 from .errors import ProbeError
+from .folders import probe_module
 
 LOG_LIKELIHOOD = "log-likelihood"
 GENERATION = "generation"
@@ -43,7 +43,7 @@ class Protocol:
 @cache
 def protocol(name: str) -> Protocol:
     """The protocol of the probe `name` (its folder's items.py)."""
-    return read_protocol(name, importlib.import_module(f"{__package__}.{name}.items"))
+    return read_protocol(name, probe_module(name, "items"))
 
 
 def read_protocol(name: str, module) -> Protocol:

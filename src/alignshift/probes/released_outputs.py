@@ -4,27 +4,20 @@ alignshift.data.released."""
 
 from __future__ import annotations
 
-import importlib
 from functools import cache
 
 import pandas as pd
 
 from ..data import released
 from ..data.released import Converter
-
-PACKAGE = __name__.rsplit(".", 1)[0]
+from .folders import probe_module
 
 
 @cache
 def converters(probe: str) -> dict[str, Converter]:
     """format -> the probe's converter of that released format ({} for a probe with none)."""
-    try:
-        module = importlib.import_module(f"{PACKAGE}.{probe}.released")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{PACKAGE}.{probe}.released":
-            raise
-        return {}
-    return {c.format: c for c in module.CONVERTERS}
+    module = probe_module(probe, "released", optional=True)
+    return {c.format: c for c in module.CONVERTERS} if module else {}
 
 
 def formats(probes: list[str]) -> set[str]:

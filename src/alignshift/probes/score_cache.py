@@ -8,15 +8,17 @@ import pandas as pd
 from ..cache import JsonlCache
 from ..provenance import stable_hash
 from ..scoring import TOKENIZATION, ScoreRequest, score
+from .prompt_format import row_prompt
 
 
 def score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwargs) -> pd.DataFrame:
     """Each row's log-likelihood of its continuation after its prompt (the shared scorer,
     every continuation of a prompt in one pass), cached per (model revision, probe spec,
     prompt, continuations) and written every `chunk_prompts` prompts."""
-    grouped = rows.groupby("prompt", sort=False)["continuation"].apply(tuple)
+    prompts = rows["prompt"].map(row_prompt)
+    grouped = rows.assign(prompt=prompts).groupby("prompt", sort=False)["continuation"].apply(tuple)
     spec_hash = stable_hash(spec)
-    keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p, "continuations": c,
+    keys = [stable_hash({"model": lm.revision, "probe": name, "spec": spec_hash, "prompt": p.key, "continuations": c,
                          "tokenization": TOKENIZATION}) for p, c in grouped.items()]
     store = JsonlCache(cache)
 
@@ -27,8 +29,8 @@ def score_rows(name, spec, rows, lm, cache, chunk_prompts, progress, score_kwarg
 
     results = dict(zip(grouped.index, store.fill(zip(keys, grouped.items()), score_chunk, chunk=chunk_prompts)))
     # map every row back to its prompt's result, by position among the prompt's rows
-    position = rows.groupby("prompt", sort=False).cumcount().to_numpy()
-    per_row = [results[p] for p in rows["prompt"]]
+    position = prompts.groupby(prompts, sort=False).cumcount().to_numpy()
+    per_row = [results[p] for p in prompts]
     out = rows.assign(
         logprob_sum=[r["logprob_sum"][k] for r, k in zip(per_row, position)],
         n_tokens=[int(r["n_tokens"][k]) for r, k in zip(per_row, position)],

@@ -17,6 +17,7 @@ from itertools import combinations
 
 import pandas as pd
 
+from ...scoring import Prompt
 from .. import ProbeError
 from ..protocol import LOG_LIKELIHOOD
 
@@ -98,14 +99,14 @@ def letter_token_ids(tokenizer, variants: list[str]) -> list[int]:
     return sorted(ids)
 
 
-def prompt_ids(tokenizer, text: str, chat: bool, prefill: str | None = None) -> tuple[int, ...]:
-    """A prompt's token ids as the paper's code makes them: chat-templated text encoded
+def prompt_ids(tokenizer, text: str, chat: bool, prefill: str | None = None) -> Prompt:
+    """A prompt as token ids, as the paper's code makes them: chat-templated text encoded
     without special tokens (the template writes them), plain text with the tokenizer's
     special tokens (its BOS); then the prefill, encoded alone, appended."""
     ids = tokenizer.encode(text, add_special_tokens=not chat)
     if prefill:
         ids = ids + tokenizer.encode(prefill, add_special_tokens=False)
-    return tuple(ids)
+    return Prompt.from_token_ids(tokenizer, ids)
 
 
 def paper_text(spec: dict, lang: str, question: str, scenario: str, option_a: str, option_b: str,

@@ -32,12 +32,47 @@ from ...models.load import load
 from ...prompts import format_prompt
 from ...provenance import read_provenance, stable_hash, write_table
 from ...tables import utf8_safe
-from ...scoring import ScoreRequest, score
+from ...scoring import Prompt, ScoreRequest, score
 from .. import ProbeError
 from ..answers import parse_score
 
 log = logging.getLogger(__name__)
 BACKENDS = ("local", "openai")
+
+# --- how the workflow runs the stage (alignshift.probes.stages) ----------------------------
+# one job for the study: every model's answers judged into one table, the judge model
+# loaded once (the study's models are known only once its runs are planned); it records
+# the prompts the judge read
+JOB_PER = "study"
+RECORDS_PROMPTS = True
+CONDA_ENV = "gpu"
+THREADS = "evaluate"
+
+
+def rule_name(probe: str, judging: dict) -> str:
+    # an API judge's rule has its own name, so a cluster profile sends it to its CPU
+    # partition and the local judge's to its GPU partition
+    return f"judging_{probe}" if backend(judging) == "local" else f"judging_{probe}_api"
+
+
+def helper_models(judging: dict) -> dict[str, str]:
+    """The local judge: a registry model (its manifest: `inputs["manifest"]`)."""
+    return {"manifest": judging["model"]} if backend(judging) == "local" else {}
+
+
+def resources(judging: dict) -> dict:
+    # the local judge's GPU; an API judge requests none
+    return {"gpu": 1, "mem_mb": 6000} if backend(judging) == "local" else {"mem_mb": 6000}
+
+
+def cache_path(judging: dict) -> str:
+    """Judge scores are cached per prompt, per judge: a new checkpoint's answers cost only
+    their own judging."""
+    if backend(judging) == "openai":
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", str((judging.get("api") or {}).get("model")))
+        return f"results/cache/judging/api-{name}.jsonl"
+    return f"results/cache/judging/{judging['model']}.jsonl"
+
 
 def score_strings(scale_max: int, chat: bool) -> list[str]:
     # a plain-format judge continues "...Answer:" so its number follows a space
@@ -89,7 +124,7 @@ def local_prompts(judging: dict, answers, judge) -> tuple[pd.DataFrame, dict]:
     settings = {"scoring_path": "loglik", "prompt_format": judge.spec.prompt_format, "chat_template_applied": chat,
                 "chat_template_hash": stable_hash(judge.tokenizer.chat_template) if chat else None,
                 "system_prompt": judging.get("system_prompt"), "bos_token_id": prompt_bos(judge.tokenizer)}
-    return prompt_table({stable_hash(p): p for p in prompts}, judge.tokenizer, "loglik"), settings
+    return prompt_table({stable_hash(p): Prompt(p) for p in prompts}, judge.tokenizer, "loglik"), settings
 
 
 JUDGE_CHUNK = 256
@@ -103,7 +138,7 @@ def judge_answers(judging: dict, answered: pd.DataFrame, judge, manifest: dict, 
     keys = [stable_hash({"judge": judge.revision, "prompt": p, "strings": strings}) for p in prompts]
 
     def judge_chunk(chunk, done, total):
-        results = score(judge.model, judge.tokenizer, [ScoreRequest(p, tuple(strings)) for _, p in chunk],
+        results = score(judge.model, judge.tokenizer, [ScoreRequest(Prompt(p), tuple(strings)) for _, p in chunk],
                         progress=f"judge {judge.spec.name} [{total} answers]")
         return [r.logprob_sum.tolist() + r.n_tokens.tolist() for r in results]
 
@@ -252,7 +287,7 @@ def api_judge_answers(judging: dict, answered: pd.DataFrame, cache, complete=cha
 
 
 def run(judging: dict, inputs: dict, outputs: dict[str, str], cache: str) -> None:
-    """The stage's job: the judge scores every model's answers (`inputs["answers"]`) into
+    """The stage's job: the judge scores every model's answers (`inputs["scores"]`) into
     one table (`outputs["scores"]`; the study's models, checkpoints planned from their
     data included, are known only when the job runs); its provenance keeps each model's
     answers' provenance and adds the judge's. Backend `local`: the judge model
@@ -271,7 +306,7 @@ def run(judging: dict, inputs: dict, outputs: dict[str, str], cache: str) -> Non
         judge_meta = {"judge_backend": "local", "judge_id": manifest["id"], "judge_revision": manifest["revision"]}
         score_answers = lambda answered: judge_answers(judging, answered, judge_lm, manifest, cache)  # noqa: E731
         seen = lambda answers: local_prompts(judging, answers, judge_lm)  # noqa: E731
-    answer_paths = [inputs["answers"]] if isinstance(inputs["answers"], str) else list(inputs["answers"])
+    answer_paths = [inputs["scores"]] if isinstance(inputs["scores"], str) else list(inputs["scores"])
     tables, answers = [], {}
     for answers_path in answer_paths:
         answered = pd.read_parquet(answers_path)
