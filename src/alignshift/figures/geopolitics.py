@@ -96,7 +96,7 @@ def country_pairs_language(metrics: pd.DataFrame, models: pd.DataFrame):
     for ax, model in zip(axes.flat, shown):
         style.bars(ax, table[table.model == model], "country", "language", languages, "favourability")
         ax.set_title(names.get(model, model))
-        ax.tick_params(axis="x", labelrotation=45)
+        ax.tick_params(axis="x", labelrotation=90)
     for ax in axes.flat[len(shown):]:
         ax.set_visible(False)
     fig.supylabel(FAVOURABILITY)
@@ -149,7 +149,7 @@ def geopolitics_language(metrics: pd.DataFrame, models: pd.DataFrame):
         for ax, model in zip(row, members):
             style.bars(ax, table[table["model"] == model], "country", "language", languages, "favourability")
             ax.set_title(f"{lab}: {names.get(model, model)}" if lab != model else names.get(model, model))
-            ax.tick_params(axis="x", labelrotation=45)
+            ax.tick_params(axis="x", labelrotation=90)
         for ax in row[len(members):]:
             ax.set_visible(False)
     fig.supylabel(FAVOURABILITY)
