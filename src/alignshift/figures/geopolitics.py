@@ -23,14 +23,20 @@ def _base_post(table: pd.DataFrame, group: list, who: dict[str, str], value: str
                       for w, name in who.items()], ignore_index=True)
 
 
-def _cell_text(value: float, low: float, high: float) -> str:
+def _cell_text(value: float, low: float, high: float, digits: int) -> str:
     """A matrix cell's number, short enough for a narrow column ("-.35", "1.2"), with
     `style.MARK` where the 95% CI excludes 0."""
     if not np.isfinite(value):
         return ""
-    value = value if abs(value) >= 0.005 else 0.0  # no "-.00"
-    text = f"{value:.1f}" if abs(value) >= 9.95 else f"{value:.2f}".replace("0.", ".", 1)
+    value = value if abs(value) >= 0.5 * 10 ** -digits else 0.0  # no "-.00"
+    text = f"{value:.1f}" if abs(value) >= 9.95 else f"{value:.{digits}f}".replace("0.", ".", 1)
     return text + (style.MARK if style.excludes_zero(low, high) else "")
+
+
+def _digits(limit: float) -> int:
+    """Decimals that give the largest |value| two significant digits (at least 2, at
+    most 4): a rehearsal's near-zero favourabilities do not all read ".00"."""
+    return int(min(4, max(2, 1 - np.floor(np.log10(limit))))) if limit > 0 else 2
 
 
 @figure(inputs=["country_pairs"], category="Geopolitics")
@@ -58,17 +64,16 @@ def country_pairs_favourability(metrics: pd.DataFrame, models: pd.DataFrame):
         return style.empty(fig, axes, "no country favourability")
     matrices = {title: cells.reindex(pd.MultiIndex.from_product([order, countries])) for title, countries in panels}
     values = np.concatenate([m["favourability"].to_numpy(dtype=float) for m in matrices.values()])
-    limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
-    limit = limit or 1.0
+    limit = (float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0) or 1.0
+    digits = _digits(limit)
     for ax, (title, countries) in zip(axes[0], panels):
         part = matrices[title]
         grid = part["favourability"].to_numpy(dtype=float).reshape(len(order), len(countries))
         image = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
-        for (r, c), text in np.ndenumerate(np.array([_cell_text(*row) for row in part[["favourability", "ci_low",
-                                                                                         "ci_high"]].to_numpy(dtype=float)],
-                                                    dtype=object).reshape(grid.shape)):
-            ax.text(c, r, text, ha="center", va="center", fontsize=style.SMALL,
-                    color="white" if abs(grid[r, c]) > 0.6 * limit else "black")
+        for (r, c), (value, low, high) in zip(np.ndindex(grid.shape),
+                                              part[["favourability", "ci_low", "ci_high"]].to_numpy(dtype=float)):
+            ax.text(c, r, _cell_text(value, low, high, digits), ha="center", va="center", fontsize=style.SMALL,
+                    color="white" if abs(value) > 0.6 * limit else "black")
         # a white rule above each lineage's base (a model with no parent shown)
         for r, model in enumerate(order[1:], start=1):
             if parents.get(model, "") not in order[:r]:
