@@ -136,7 +136,7 @@ def ideology_readings(table: pd.DataFrame, models: pd.DataFrame):
         scatter.set_ylim(limits)
         scatter.set_aspect("equal")
         scatter.set_xlabel(f"{label}\nfrom the options' log-probabilities")
-        scatter.set_ylabel("from generated answers (0..3)")
+        scatter.set_ylabel(f"{axis}: from generated answers\n(each read as 0..3)")
         read, given = part["n_parsed"].sum(), part["n_answers"].sum()
         scatter.set_title(f"{axis}: {int(read)} of {int(given)} answers read as 0..3")
         shift.axhline(0, color="grey", lw=0.6)
@@ -174,8 +174,9 @@ def judge_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
         ax.set_xlabel("optimizer step")
         ax.set_title(names.get(base, base))
     judge = overall["judge_model"].dropna().iloc[0] if overall["judge_model"].notna().any() else "?"
-    axes[0][0].set_ylabel(f"judge score (0 left · 20 right; 95% CI)")
-    style.legend_below(fig, title=f"run (judge: {judge})")
+    judge = names.get(judge, judge)  # the judge is a model of the study: its printed name
+    axes[0][0].set_ylabel("judge score (0 left · 20 right; 95% CI)")
+    style.legend_below(fig, title=f"run (judge: {judge}; dashed line: the centre, 10)")
     fig.suptitle("Judge score by checkpoint")
     return fig
 
