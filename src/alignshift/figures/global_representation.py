@@ -69,8 +69,9 @@ def country_rank_map(metrics: pd.DataFrame, models: pd.DataFrame):
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=min(0.9, 0.45 * rows + 0.3),
                  label="mean rank, scaled\n(0 = first on every question, 1 = last)")
     if missing:
-        fig.supxlabel(style.wrap("Too small for the 1:110m map: " + ", ".join(sorted(missing)), 150, 2000),
-                      fontsize=style.SMALL)
+        # wrapped to the printed width: a count of characters ran off a 7 in page
+        fig.supxlabel(style.wrap_to("Too small for the 1:110m map: " + ", ".join(sorted(missing)),
+                                    fig.get_figwidth() - 0.2, limit=2000), fontsize=style.SMALL)
     return fig
 
 
