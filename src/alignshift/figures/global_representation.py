@@ -163,7 +163,9 @@ def multilingual_change(mcqa: pd.DataFrame, qa: pd.DataFrame, models: pd.DataFra
     fig, axes = style.figure(2, 1, height=1.6 + 0.5 * rows, squeeze=False)
     measure = _qa_measure(qa)
     qa = qa[qa["measure"] == measure] if "measure" in qa else qa
-    for ax, table, title in zip(axes[:, 0], (mcqa, qa), ("Belebele accuracy", f"TyDiQA GoldP {QA_UNITS[measure]}")):
+    panels = (("Belebele accuracy", "accuracy, 0..1", "language (FLORES code)"),
+              (f"TyDiQA GoldP {QA_UNITS[measure]}", QA_UNITS[measure].split(" (")[0] + ", 0..1", "language"))
+    for ax, table, (title, unit, languages) in zip(axes[:, 0], (mcqa, qa), panels):
         aligned = table[table.get("delta_base").notna()] if "delta_base" in table else table.iloc[0:0]
         if aligned.empty:
             style.empty(fig, ax, f"{title}: no aligned model with a base in the study")
@@ -172,18 +174,20 @@ def multilingual_change(mcqa: pd.DataFrame, qa: pd.DataFrame, models: pd.DataFra
         matrix = matrix.loc[model_order(aligned)]
         low = aligned.pivot(index="model", columns="language", values="delta_base_ci_low").loc[matrix.index]
         high = aligned.pivot(index="model", columns="language", values="delta_base_ci_high").loc[matrix.index]
-        limit = max(float(np.nanmax(np.abs(matrix.to_numpy()))), 1e-6)
+        # no change anywhere: the scale of a 0..1 measure's change, not a colour bar of +-1e-6
+        limit = float(np.nanmax(np.abs(matrix.to_numpy()))) or 1.0
         im = ax.imshow(matrix.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
         digits = 1 if limit >= 10 else 2
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
                 mark = style.MARK if style.excludes_zero(low.iat[i, j], high.iat[i, j]) else ""
-                ax.text(j, i, f"{matrix.iat[i, j]:+.{digits}f}{mark}", ha="center", va="center")
+                ax.text(j, i, f"{matrix.iat[i, j]:+.{digits}f}{mark}", ha="center", va="center",
+                        color="white" if abs(matrix.iat[i, j]) > 0.6 * limit else "black")  # legible on dark cells
         ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=45, ha="right")
         ax.set_yticks(range(matrix.shape[0]), [names.get(m, m) for m in matrix.index])
+        ax.set_xlabel(languages)
         ax.set_title(f"{title}: change from base ({style.MARK} 95% CI excludes 0)")
-        fig.colorbar(im, ax=ax, shrink=0.8, label="change from base")
-    axes[-1, 0].set_xlabel("language")
+        fig.colorbar(im, ax=ax, shrink=0.8, label=f"change from base\n({unit})")
     return fig
 
 
