@@ -247,6 +247,7 @@ def opinion_similarity(metrics: pd.DataFrame, models: pd.DataFrame):
     for ax in axes.flat[len(countries):]:
         ax.set_visible(False)
     style.xlabel(axes, "USA − country similarity\n(1 − JS distance, pct. points)")
-    style.legend_below(fig, title=f"alignment stage ({style.MARK} gap changed from parent, BH-adjusted p < {style.ALPHA})")
+    style.legend_below(fig, title=f"alignment stage (lines: 95% CI; {style.MARK} gap changed from parent, "
+                                  f"BH-adjusted p < {style.ALPHA})")
     fig.suptitle("GlobalOpinionsQA: how much closer to the USA's answers than to each country's")
     return fig
