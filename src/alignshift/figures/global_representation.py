@@ -138,9 +138,12 @@ def _lineage_bars(table: pd.DataFrame, models: pd.DataFrame, group: str, value: 
 @figure(inputs=["dialect_intent"], category="Dialects")
 def dialect_accuracy(metrics: pd.DataFrame, models: pd.DataFrame):
     """Paper fig. 3: MD3 intent accuracy per dialect, each lineage base -> sft -> pt."""
-    roots = metrics.assign(root=metrics["base_model"].fillna(metrics["model"]) if "base_model" in metrics
-                           else metrics["model"])
+    # a base model is its own lineage's root (its base_model is empty: "" read back, not NaN)
+    base = metrics["base_model"].fillna("").astype(str) if "base_model" in metrics else pd.Series("", metrics.index)
+    roots = metrics.assign(root=base.where(base != "", metrics["model"]))
     fig, axes = _lineage_bars(roots, models, "dialect", "accuracy", "ci_low", "ci_high")
+    for ax in axes.flat:  # from 0, at least to 0.1 (all-zero accuracies drew a 1e-17 axis)
+        ax.set_ylim(0, max(ax.get_ylim()[1], 0.1))
     fig.supylabel("intent accuracy (0..1, 95% CI)")
     style.xlabel(axes, "dialect")
     fig.suptitle("MD3 dialect intent prediction by alignment stage")
