@@ -39,6 +39,12 @@ def _digits(limit: float) -> int:
     return int(min(4, max(2, 1 - np.floor(np.log10(limit))))) if limit > 0 else 2
 
 
+def _lineage_order(table: pd.DataFrame, models: pd.DataFrame) -> list[str]:
+    """The models of `table`, each lineage's base first, then what was made of it (a base
+    shared by several runs once)."""
+    return list(dict.fromkeys(m for _, members in lab_columns(table, models) for m in members))
+
+
 @figure(inputs=["country_pairs"], category="Geopolitics")
 def country_pairs_favourability(metrics: pd.DataFrame, models: pd.DataFrame):
     """Per-country favourability of the base model(s) and each run's final checkpoint
@@ -50,8 +56,7 @@ def country_pairs_favourability(metrics: pd.DataFrame, models: pd.DataFrame):
     names = labels(models)
     shown = model_order(metrics, final_checkpoints=True)
     table = metrics[(metrics["language"] == "all") & metrics["model"].isin(shown)]
-    # each lineage's base first, then what was made of it (a base shared by runs once)
-    order = list(dict.fromkeys(m for _, members in lab_columns(table, models) for m in members))
+    order = _lineage_order(table, models)
     parents = table.drop_duplicates("model").set_index("model")["parent"].fillna("").astype(str)
     fictional = is_true(table["fictional"])
     panels = [(title, list(dict.fromkeys(table.loc[part, "country"])))
@@ -94,6 +99,7 @@ def country_pairs_language(metrics: pd.DataFrame, models: pd.DataFrame):
     names = labels(models)
     shown = model_order(metrics, final_checkpoints=True)
     table = metrics[(metrics.language != "all") & metrics.model.isin(shown) & ~is_true(metrics.fictional)]
+    shown = _lineage_order(table, models)  # the base model first (the table lists it after the runs)
     languages = sorted(table.language.unique())
     cols = min(len(shown), 3)
     rows = -(-len(shown) // cols)
