@@ -154,7 +154,8 @@ def geopolitics_language(metrics: pd.DataFrame, models: pd.DataFrame):
     columns = lab_columns(table, models)
     languages = sorted(table["language"].unique())
     n_cols = max(len(members) for _, members in columns)
-    fig, axes = style.figure(len(columns), n_cols, height=0.9 + 1.5 * len(columns), sharey=True, sharex=True,
+    # rows of 1.05 in: eight labs fit a page (9.3 in; at 1.5 in they ran to 12.9 in)
+    fig, axes = style.figure(len(columns), n_cols, height=0.9 + 1.05 * len(columns), sharey=True, sharex=True,
                              squeeze=False)
     for row, (lab, members) in zip(axes, columns):
         for ax, model in zip(row, members):
