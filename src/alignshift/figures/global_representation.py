@@ -162,10 +162,13 @@ def multilingual_change(mcqa: pd.DataFrame, qa: pd.DataFrame, models: pd.DataFra
     """Paper fig. 4: change from the base model per language, Belebele accuracy and TyDiQA
     accuracy by CFMatch (the paper's metric) or, where the study did not run it, SQuAD F1."""
     names = labels(models)
-    rows = max(mcqa["model"].nunique(), qa["model"].nunique(), 2)
-    fig, axes = style.figure(2, 1, height=1.6 + 0.5 * rows, squeeze=False)
     measure = _qa_measure(qa)
     qa = qa[qa["measure"] == measure] if "measure" in qa else qa
+    # each panel as tall as its rows (0.35 in each) and its title and language labels (1 in):
+    # one aligned model's Belebele row drew a half-figure block beside ten TyDiQA rows
+    rows = [max(t.loc[t["delta_base"].notna(), "model"].nunique() if "delta_base" in t else 0, 1) for t in (mcqa, qa)]
+    heights = [1.0 + 0.35 * n for n in rows]
+    fig, axes = style.figure(2, 1, height=sum(heights) + 0.2, height_ratios=heights, squeeze=False)
     panels = (("Belebele accuracy", "accuracy, 0..1", "language (FLORES code)"),
               (f"TyDiQA GoldP {QA_UNITS[measure]}", QA_UNITS[measure].split(" (")[0] + ", 0..1", "language"))
     for ax, table, (title, unit, languages) in zip(axes[:, 0], (mcqa, qa), panels):
