@@ -282,13 +282,16 @@ def geopolitics_type_heatmap(type_means: pd.DataFrame, models: pd.DataFrame):
     matrix = table.pivot_table(index="model", columns="type", values="favourability", aggfunc="first").reindex(order)
     limit = float(np.nanmax(np.abs(matrix.to_numpy()))) or 1.0
     image = ax.imshow(matrix.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    digits = _digits(limit)
     for r in range(matrix.shape[0]):
         for c in range(matrix.shape[1]):
             value = matrix.iat[r, c]
             if np.isfinite(value):
-                ax.text(c, r, f"{value:.2f}", ha="center", va="center",
+                value = value if abs(value) >= 0.5 * 10 ** -digits else 0.0  # no "-0.00"
+                ax.text(c, r, f"{value:.{digits}f}", ha="center", va="center",
                         color="white" if abs(value) > 0.6 * limit else "black")
-    ax.set_xticks(range(matrix.shape[1]), [str(t).replace("_", " ") for t in matrix.columns], rotation=45, ha="right")
+    # upright: at 45° the twelve types of the released bank overlapped ("cyber", "espionage")
+    ax.set_xticks(range(matrix.shape[1]), [str(t).replace("_", " ") for t in matrix.columns], rotation=90)
     ax.set_yticks(range(matrix.shape[0]), [names.get(m, m) for m in matrix.index])
     ax.set_xlabel("scenario type")
     fig.colorbar(image, ax=ax, shrink=0.8, label=f"{country} favourability\n(mean log-odds)")
