@@ -31,6 +31,24 @@ def overlapping_texts(fig) -> list[tuple[str, str]]:
     return found
 
 
+def outside_cells(fig) -> list[str]:
+    """Table cells whose text runs past the cell's edges (into a neighbouring cell, or
+    under it: a cell drawn after another covers the text that overflows into it)."""
+    import matplotlib.table
+
+    renderer = fig.canvas.get_renderer()
+    fig.draw_without_rendering()
+    found = []
+    for table in fig.findobj(matplotlib.table.Table):
+        for cell in table.get_celld().values():
+            text, box = cell.get_text(), cell.get_window_extent(renderer)
+            if text.get_visible() and text.get_text().strip():
+                inner = text.get_window_extent(renderer)
+                if inner.x0 < box.x0 - 1 or inner.x1 > box.x1 + 1 or inner.y0 < box.y0 - 1 or inner.y1 > box.y1 + 1:
+                    found.append(text.get_text())
+    return found
+
+
 def outside_canvas(fig) -> list[str]:
     """Texts drawn (partly) outside the saved canvas: cut off in print."""
     renderer = fig.canvas.get_renderer()
@@ -50,6 +68,7 @@ def paper_problems(workdir: Path, name: str) -> list[str]:
         problems += [f"{name}: {text!r} at {size:.1f} pt" for text, size in print_sizes(fig) if size < MIN_FONT - 1e-6]
         problems += [f"{name}: {a!r} overlaps {b!r}" for a, b in overlapping_texts(fig)]
         problems += [f"{name}: {t!r} outside the figure" for t in outside_canvas(fig)]
+        problems += [f"{name}: {t[:40]!r}... runs past its table cell" for t in outside_cells(fig)]
         return problems
     finally:
         close(fig)

@@ -56,6 +56,16 @@ def merged_config(study: str) -> tuple[dict, dict]:
     return studied, rehearsal
 
 
+def assert_figures_paper_ready(workdir: Path, study: str) -> None:
+    """Every figure the study lists, drawn from the rehearsal's computed tables, reads at
+    a paper's width (tests/figure_checks.py): at most 7 in wide, no text under 7 pt, no
+    overlapping text, nothing off the canvas."""
+    from figure_checks import assert_paper_ready
+
+    studied, _ = merged_config(study)
+    assert_paper_ready(workdir, studied["figures"])
+
+
 # the studies that put your models beside a paper's released ones (config/studies/<paper>-yours.yaml)
 YOURS = ("geopolitics-yours", "global-representation-yours")
 
@@ -102,6 +112,10 @@ def test_geopolitics_rehearsal_builds_every_figure_and_the_report(rehearsed_geop
     # every model was built from its family's stand-in and evaluated
     for model in studied["models"]:
         assert (geopolitics / "results" / "scores" / model / "country_pairs.parquet").exists()
+
+
+def test_geopolitics_rehearsal_figures_read_at_a_papers_width(rehearsed_geopolitics):
+    assert_figures_paper_ready(rehearsed_geopolitics, "geopolitics")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: install Debian's chromium (.ci/run does, as root)")
@@ -297,6 +311,11 @@ def test_global_representation_rehearsal_runs_every_probe_figure_and_cfmatch(reh
     assert set(read_metrics(workdir, "opinions")["model"]) == set(language_models)
 
 
+def test_global_representation_rehearsal_figures_read_at_a_papers_width(rehearsed_global_representation):
+    # multilingual_change drawn from real scores (Belebele and CFMatch), not a fixture's
+    assert_figures_paper_ready(rehearsed_global_representation, "global-representation")
+
+
 def test_global_representation_rehearsal_prompts_have_no_answer_cue(rehearsed_global_representation):
     """The released runs wrote no "\nAnswer:" cue (the probes' default): every prompt the
     language models saw, in every probe, is the study's own."""
@@ -453,6 +472,11 @@ def test_politune_rehearsal_trains_every_run_to_the_end_of_its_data_derived_plan
     assert_figures_built(workdir, studied["figures"])
 
 
+def test_politune_rehearsal_figures_read_at_a_papers_width(rehearsed_politune):
+    # the judge figures, both readings of the questionnaire, the trajectory of 12 runs
+    assert_figures_paper_ready(rehearsed_politune, "politune")
+
+
 def test_politune_rehearsal_prompts_are_the_alpaca_template(rehearsed_politune):
     from alignshift.prompts import alpaca
 
@@ -482,6 +506,10 @@ def test_ideology_shift_rehearsal_trains_and_measures_every_checkpoint(rehearsed
         assert trained["steps"] == plan["checkpoint_steps"]
         assert {f"{run}/step-{s}" for s in plan["checkpoint_steps"]} <= set(metrics["model"])
     assert_figures_built(workdir, studied["figures"])
+
+
+def test_ideology_shift_rehearsal_figures_read_at_a_papers_width(rehearsed_ideology_shift):
+    assert_figures_paper_ready(rehearsed_ideology_shift, "ideology-shift")
 
 
 # --- your models beside the paper's (config/studies/<paper>-yours.yaml) ------------------
@@ -562,6 +590,11 @@ def test_geopolitics_yours_draws_the_papers_models_and_yours_in_every_table_and_
 
 
 @pytest.mark.slow
+def test_geopolitics_yours_figures_read_at_a_papers_width(geopolitics_yours):
+    assert_figures_paper_ready(geopolitics_yours, "geopolitics-yours")
+
+
+@pytest.mark.slow
 def test_geopolitics_yours_asks_your_models_the_released_items_in_the_papers_prompts(geopolitics_yours):
     """Every released row (pair, scenario, language, question) is an item of your models,
     asked in both role orders and both option orders; each prompt is what `protocol: paper`
@@ -638,6 +671,11 @@ def test_global_representation_yours_draws_the_papers_models_and_yours_in_every_
     assert set(read_metrics(global_yours, "mcqa")["model"]) == set(live)
     reference = read_metrics(global_yours, "country_rank_reference")
     assert {"olmo-2-7b-instruct", "starling-rm-7b-alpha", "llama-2-7b"} <= set(reference["model"])
+
+
+@pytest.mark.slow
+def test_global_representation_yours_figures_read_at_a_papers_width(global_yours):
+    assert_figures_paper_ready(global_yours, "global-representation-yours")
 
 
 @pytest.mark.slow

@@ -23,25 +23,73 @@ def _base_post(table: pd.DataFrame, group: list, who: dict[str, str], value: str
                       for w, name in who.items()], ignore_index=True)
 
 
+def _cell_text(value: float, low: float, high: float, digits: int) -> str:
+    """A matrix cell's number, short enough for a narrow column ("-.35", "1.2"), with
+    `style.MARK` where the 95% CI excludes 0."""
+    if not np.isfinite(value):
+        return ""
+    value = value if abs(value) >= 0.5 * 10 ** -digits else 0.0  # no "-.00"
+    text = f"{value:.1f}" if abs(value) >= 9.95 else f"{value:.{digits}f}".replace("0.", ".", 1)
+    return text + (style.MARK if style.excludes_zero(low, high) else "")
+
+
+def _digits(limit: float) -> int:
+    """Decimals that give the largest |value| two significant digits (at least 2, at
+    most 4): a rehearsal's near-zero favourabilities do not all read ".00"."""
+    return int(min(4, max(2, 1 - np.floor(np.log10(limit))))) if limit > 0 else 2
+
+
+def _lineage_order(table: pd.DataFrame, models: pd.DataFrame) -> list[str]:
+    """The models of `table`, each lineage's base first, then what was made of it (a base
+    shared by several runs once)."""
+    return list(dict.fromkeys(m for _, members in lab_columns(table, models) for m in members))
+
+
 @figure(inputs=["country_pairs"], category="Geopolitics")
 def country_pairs_favourability(metrics: pd.DataFrame, models: pd.DataFrame):
-    """Per-country favourability of the base model(s) and each run's final checkpoint."""
+    """Per-country favourability of the base model(s) and each run's final checkpoint
+    (or post-trained model) as one compact matrix: a row per model, each base above what
+    was made of it, lineages set apart by a gap; a column per country, real countries
+    left, the fictional control right; colour and number: the mean log-odds pooled over
+    every scenario, partner and prompt language, `style.MARK` where its 95% CI excludes 0.
+    A matrix, not bars: a study of 14 models x 16 countries drew 224 bars too thin to read."""
     names = labels(models)
     shown = model_order(metrics, final_checkpoints=True)
-    table = metrics[(metrics.language == "all") & metrics.model.isin(shown)]
-    fictional = is_true(table.fictional)
-    fig, axes = style.figure(1, 2, height=2.6 + 0.15 * -(-len(shown) // 4), width_ratios=[3, 1.3], sharey=True)
-    style.bars(axes[0], table[~fictional], "country", "model", shown, "favourability", labels=names)
-    style.bars(axes[1], table[fictional], "country", "model", shown, "favourability", labels=names)
-    for ax in axes:
-        ax.tick_params(axis="x", labelrotation=45)
-    axes[0].set_title("real countries")
-    axes[1].set_title("fictional control")
-    axes[0].set_ylabel(FAVOURABILITY)
-    for ax in axes:
-        ax.set_xlabel("country")
-    style.legend_below(fig, title="model")
-    fig.suptitle("Which country acted more justifiably? Base vs fine-tuned")
+    table = metrics[(metrics["language"] == "all") & metrics["model"].isin(shown)]
+    order = _lineage_order(table, models)
+    parents = table.drop_duplicates("model").set_index("model")["parent"].fillna("").astype(str)
+    fictional = is_true(table["fictional"])
+    panels = [(title, list(dict.fromkeys(table.loc[part, "country"])))
+              for title, part in (("real countries", ~fictional), ("fictional control", fictional))]
+    panels = [(title, countries) for title, countries in panels if countries]
+    cells = table.set_index(["model", "country"])
+    fig, axes = style.figure(1, max(len(panels), 1), height=1.5 + 0.19 * max(len(order), 1), sharey=True,
+                             squeeze=False, width_ratios=[len(c) for _, c in panels] or [1])
+    if not order or not panels:
+        return style.empty(fig, axes, "no country favourability")
+    matrices = {title: cells.reindex(pd.MultiIndex.from_product([order, countries])) for title, countries in panels}
+    values = np.concatenate([m["favourability"].to_numpy(dtype=float) for m in matrices.values()])
+    limit = (float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0) or 1.0
+    digits = _digits(limit)
+    for ax, (title, countries) in zip(axes[0], panels):
+        part = matrices[title]
+        grid = part["favourability"].to_numpy(dtype=float).reshape(len(order), len(countries))
+        image = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+        for (r, c), (value, low, high) in zip(np.ndindex(grid.shape),
+                                              part[["favourability", "ci_low", "ci_high"]].to_numpy(dtype=float)):
+            ax.text(c, r, _cell_text(value, low, high, digits), ha="center", va="center", fontsize=style.SMALL,
+                    color="white" if abs(value) > 0.6 * limit else "black")
+        # a white rule above each lineage's base (a model with no parent shown)
+        for r, model in enumerate(order[1:], start=1):
+            if parents.get(model, "") not in order[:r]:
+                ax.axhline(r - 0.5, color="white", lw=2.5)
+        ax.set_xticks(range(len(countries)), countries, rotation=90)
+        ax.tick_params(length=0)
+        ax.set_title(title)
+    axes[0][0].set_yticks(range(len(order)), [names.get(m, m) for m in order])
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.9, label="favourability\n(mean log-odds)")
+    fig.supxlabel("country")
+    fig.suptitle(f"Which country acted more justifiably? Base vs fine-tuned ({style.MARK} 95% CI excludes 0)")
     return fig
 
 
@@ -51,6 +99,7 @@ def country_pairs_language(metrics: pd.DataFrame, models: pd.DataFrame):
     names = labels(models)
     shown = model_order(metrics, final_checkpoints=True)
     table = metrics[(metrics.language != "all") & metrics.model.isin(shown) & ~is_true(metrics.fictional)]
+    shown = _lineage_order(table, models)  # the base model first (the table lists it after the runs)
     languages = sorted(table.language.unique())
     cols = min(len(shown), 3)
     rows = -(-len(shown) // cols)
@@ -58,7 +107,7 @@ def country_pairs_language(metrics: pd.DataFrame, models: pd.DataFrame):
     for ax, model in zip(axes.flat, shown):
         style.bars(ax, table[table.model == model], "country", "language", languages, "favourability")
         ax.set_title(names.get(model, model))
-        ax.tick_params(axis="x", labelrotation=45)
+        ax.tick_params(axis="x", labelrotation=90)
     for ax in axes.flat[len(shown):]:
         ax.set_visible(False)
     fig.supylabel(FAVOURABILITY)
@@ -105,13 +154,14 @@ def geopolitics_language(metrics: pd.DataFrame, models: pd.DataFrame):
     columns = lab_columns(table, models)
     languages = sorted(table["language"].unique())
     n_cols = max(len(members) for _, members in columns)
-    fig, axes = style.figure(len(columns), n_cols, height=0.9 + 1.5 * len(columns), sharey=True, sharex=True,
+    # rows of 1.05 in: eight labs fit a page (9.3 in; at 1.5 in they ran to 12.9 in)
+    fig, axes = style.figure(len(columns), n_cols, height=0.9 + 1.05 * len(columns), sharey=True, sharex=True,
                              squeeze=False)
     for row, (lab, members) in zip(axes, columns):
         for ax, model in zip(row, members):
             style.bars(ax, table[table["model"] == model], "country", "language", languages, "favourability")
             ax.set_title(f"{lab}: {names.get(model, model)}" if lab != model else names.get(model, model))
-            ax.tick_params(axis="x", labelrotation=45)
+            ax.tick_params(axis="x", labelrotation=90)
         for ax in row[len(members):]:
             ax.set_visible(False)
     fig.supylabel(FAVOURABILITY)
@@ -232,13 +282,16 @@ def geopolitics_type_heatmap(type_means: pd.DataFrame, models: pd.DataFrame):
     matrix = table.pivot_table(index="model", columns="type", values="favourability", aggfunc="first").reindex(order)
     limit = float(np.nanmax(np.abs(matrix.to_numpy()))) or 1.0
     image = ax.imshow(matrix.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    digits = _digits(limit)
     for r in range(matrix.shape[0]):
         for c in range(matrix.shape[1]):
             value = matrix.iat[r, c]
             if np.isfinite(value):
-                ax.text(c, r, f"{value:.2f}", ha="center", va="center",
+                value = value if abs(value) >= 0.5 * 10 ** -digits else 0.0  # no "-0.00"
+                ax.text(c, r, f"{value:.{digits}f}", ha="center", va="center",
                         color="white" if abs(value) > 0.6 * limit else "black")
-    ax.set_xticks(range(matrix.shape[1]), [str(t).replace("_", " ") for t in matrix.columns], rotation=45, ha="right")
+    # upright: at 45° the twelve types of the released bank overlapped ("cyber", "espionage")
+    ax.set_xticks(range(matrix.shape[1]), [str(t).replace("_", " ") for t in matrix.columns], rotation=90)
     ax.set_yticks(range(matrix.shape[0]), [names.get(m, m) for m in matrix.index])
     ax.set_xlabel("scenario type")
     fig.colorbar(image, ax=ax, shrink=0.8, label=f"{country} favourability\n(mean log-odds)")

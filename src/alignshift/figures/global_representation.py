@@ -69,8 +69,9 @@ def country_rank_map(metrics: pd.DataFrame, models: pd.DataFrame):
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=min(0.9, 0.45 * rows + 0.3),
                  label="mean rank, scaled\n(0 = first on every question, 1 = last)")
     if missing:
-        fig.supxlabel(style.wrap("Too small for the 1:110m map: " + ", ".join(sorted(missing)), 150, 2000),
-                      fontsize=style.SMALL)
+        # wrapped to the printed width: a count of characters ran off a 7 in page
+        fig.supxlabel(style.wrap_to("Too small for the 1:110m map: " + ", ".join(sorted(missing)),
+                                    fig.get_figwidth() - 0.2, limit=2000), fontsize=style.SMALL)
     return fig
 
 
@@ -137,9 +138,12 @@ def _lineage_bars(table: pd.DataFrame, models: pd.DataFrame, group: str, value: 
 @figure(inputs=["dialect_intent"], category="Dialects")
 def dialect_accuracy(metrics: pd.DataFrame, models: pd.DataFrame):
     """Paper fig. 3: MD3 intent accuracy per dialect, each lineage base -> sft -> pt."""
-    roots = metrics.assign(root=metrics["base_model"].fillna(metrics["model"]) if "base_model" in metrics
-                           else metrics["model"])
+    # a base model is its own lineage's root (its base_model is empty: "" read back, not NaN)
+    base = metrics["base_model"].fillna("").astype(str) if "base_model" in metrics else pd.Series("", metrics.index)
+    roots = metrics.assign(root=base.where(base != "", metrics["model"]))
     fig, axes = _lineage_bars(roots, models, "dialect", "accuracy", "ci_low", "ci_high")
+    for ax in axes.flat:  # from 0, at least to 0.1 (all-zero accuracies drew a 1e-17 axis)
+        ax.set_ylim(0, max(ax.get_ylim()[1], 0.1))
     fig.supylabel("intent accuracy (0..1, 95% CI)")
     style.xlabel(axes, "dialect")
     fig.suptitle("MD3 dialect intent prediction by alignment stage")
@@ -158,11 +162,16 @@ def multilingual_change(mcqa: pd.DataFrame, qa: pd.DataFrame, models: pd.DataFra
     """Paper fig. 4: change from the base model per language, Belebele accuracy and TyDiQA
     accuracy by CFMatch (the paper's metric) or, where the study did not run it, SQuAD F1."""
     names = labels(models)
-    rows = max(mcqa["model"].nunique(), qa["model"].nunique(), 2)
-    fig, axes = style.figure(2, 1, height=1.6 + 0.5 * rows, squeeze=False)
     measure = _qa_measure(qa)
     qa = qa[qa["measure"] == measure] if "measure" in qa else qa
-    for ax, table, title in zip(axes[:, 0], (mcqa, qa), ("Belebele accuracy", f"TyDiQA GoldP {QA_UNITS[measure]}")):
+    # each panel as tall as its rows (0.35 in each) and its title and language labels (1 in):
+    # one aligned model's Belebele row drew a half-figure block beside ten TyDiQA rows
+    rows = [max(t.loc[t["delta_base"].notna(), "model"].nunique() if "delta_base" in t else 0, 1) for t in (mcqa, qa)]
+    heights = [1.0 + 0.35 * n for n in rows]
+    fig, axes = style.figure(2, 1, height=sum(heights) + 0.2, height_ratios=heights, squeeze=False)
+    panels = (("Belebele accuracy", "accuracy, 0..1", "language (FLORES code)"),
+              (f"TyDiQA GoldP {QA_UNITS[measure]}", QA_UNITS[measure].split(" (")[0] + ", 0..1", "language"))
+    for ax, table, (title, unit, languages) in zip(axes[:, 0], (mcqa, qa), panels):
         aligned = table[table.get("delta_base").notna()] if "delta_base" in table else table.iloc[0:0]
         if aligned.empty:
             style.empty(fig, ax, f"{title}: no aligned model with a base in the study")
@@ -171,18 +180,20 @@ def multilingual_change(mcqa: pd.DataFrame, qa: pd.DataFrame, models: pd.DataFra
         matrix = matrix.loc[model_order(aligned)]
         low = aligned.pivot(index="model", columns="language", values="delta_base_ci_low").loc[matrix.index]
         high = aligned.pivot(index="model", columns="language", values="delta_base_ci_high").loc[matrix.index]
-        limit = max(float(np.nanmax(np.abs(matrix.to_numpy()))), 1e-6)
+        # no change anywhere: the scale of a 0..1 measure's change, not a colour bar of +-1e-6
+        limit = float(np.nanmax(np.abs(matrix.to_numpy()))) or 1.0
         im = ax.imshow(matrix.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
         digits = 1 if limit >= 10 else 2
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
                 mark = style.MARK if style.excludes_zero(low.iat[i, j], high.iat[i, j]) else ""
-                ax.text(j, i, f"{matrix.iat[i, j]:+.{digits}f}{mark}", ha="center", va="center")
+                ax.text(j, i, f"{matrix.iat[i, j]:+.{digits}f}{mark}", ha="center", va="center",
+                        color="white" if abs(matrix.iat[i, j]) > 0.6 * limit else "black")  # legible on dark cells
         ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=45, ha="right")
         ax.set_yticks(range(matrix.shape[0]), [names.get(m, m) for m in matrix.index])
+        ax.set_xlabel(languages)
         ax.set_title(f"{title}: change from base ({style.MARK} 95% CI excludes 0)")
-        fig.colorbar(im, ax=ax, shrink=0.8, label="change from base")
-    axes[-1, 0].set_xlabel("language")
+        fig.colorbar(im, ax=ax, shrink=0.8, label=f"change from base\n({unit})")
     return fig
 
 
@@ -242,6 +253,7 @@ def opinion_similarity(metrics: pd.DataFrame, models: pd.DataFrame):
     for ax in axes.flat[len(countries):]:
         ax.set_visible(False)
     style.xlabel(axes, "USA − country similarity\n(1 − JS distance, pct. points)")
-    style.legend_below(fig, title=f"alignment stage ({style.MARK} gap changed from parent, BH-adjusted p < {style.ALPHA})")
+    style.legend_below(fig, title=f"alignment stage (lines: 95% CI; {style.MARK} gap changed from parent, "
+                                  f"BH-adjusted p < {style.ALPHA})")
     fig.suptitle("GlobalOpinionsQA: how much closer to the USA's answers than to each country's")
     return fig

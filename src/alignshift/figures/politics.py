@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.table
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
@@ -135,7 +136,7 @@ def ideology_readings(table: pd.DataFrame, models: pd.DataFrame):
         scatter.set_ylim(limits)
         scatter.set_aspect("equal")
         scatter.set_xlabel(f"{label}\nfrom the options' log-probabilities")
-        scatter.set_ylabel("from generated answers (0..3)")
+        scatter.set_ylabel(f"{axis}: from generated answers\n(each read as 0..3)")
         read, given = part["n_parsed"].sum(), part["n_answers"].sum()
         scatter.set_title(f"{axis}: {int(read)} of {int(given)} answers read as 0..3")
         shift.axhline(0, color="grey", lw=0.6)
@@ -173,8 +174,9 @@ def judge_trajectory(metrics: pd.DataFrame, models: pd.DataFrame):
         ax.set_xlabel("optimizer step")
         ax.set_title(names.get(base, base))
     judge = overall["judge_model"].dropna().iloc[0] if overall["judge_model"].notna().any() else "?"
-    axes[0][0].set_ylabel(f"judge score (0 left · 20 right; 95% CI)")
-    style.legend_below(fig, title=f"run (judge: {judge})")
+    judge = names.get(judge, judge)  # the judge is a model of the study: its printed name
+    axes[0][0].set_ylabel("judge score (0 left · 20 right; 95% CI)")
+    style.legend_below(fig, title=f"run (judge: {judge}; dashed line: the centre, 10)")
     fig.suptitle("Judge score by checkpoint")
     return fig
 
@@ -202,30 +204,40 @@ def judge_answer_columns(metrics: pd.DataFrame, models: pd.DataFrame) -> list[tu
 @figure(inputs=["judge"], category="Ideology")
 def judge_answers(metrics: pd.DataFrame, models: pd.DataFrame):
     """Sample answers of the base, left- and right-tuned models side by side, with
-    each answer's judge score (PoliTune figs 12-13)."""
+    each answer's judge score (PoliTune figs 12-13); a question asked under two items is
+    shown once. Each cell's text is wrapped to its column's printed width (measured in
+    the figure's font) and each row is as tall as its longest cell, so no text runs into
+    a neighbouring cell."""
     per_item = metrics[metrics["item"] != "all"]
     columns = judge_answer_columns(metrics, models)
-    items = list(dict.fromkeys(per_item["item"]))
+    # column widths in inches: the prompt's, then the answers' share of the rest
+    margin, prompt_width = 0.05, 1.25
+    widths = [prompt_width] + [(style.TWO_COLUMNS - 2 * margin - prompt_width) / max(len(columns), 1)] * len(columns)
+    # the text's room in a cell: matplotlib pads each side by PAD of the cell's width
+    room = [w * (1 - 2 * matplotlib.table.Cell.PAD) for w in widths]
+    header = [style.wrap_to(label, r) for label, r in zip(["prompt"] + [label for label, _ in columns], room)]
     cells = []
-    for item in items:
-        rows = per_item[per_item["item"] == item].set_index("model")
-        question = rows["question"].iloc[0]
-        line = [style.wrap(question, 22)]
-        for _, model in columns:
-            r = rows.loc[model] if model in rows.index else None
-            line.append("—" if r is None else f"[{r.judge_score:.1f}] " + style.wrap(r.answer, 30))
+    for question, rows in per_item.groupby("question", sort=False):
+        rows = rows.drop_duplicates("model").set_index("model")
+        line = [style.wrap_to(question, room[0])]
+        for (_, model), r in zip(columns, room[1:]):
+            answer = rows.loc[model] if model in rows.index else None
+            line.append("—" if answer is None else style.wrap_to(f"[{answer.judge_score:.1f}] {answer.answer}", r))
         cells.append(line)
-    n_lines = [max(c.count("\n") + 1 for c in line) for line in cells]
-    # a text line at the smallest font is about 0.14 in high
-    fig, ax = plt.subplots(figsize=(style.TWO_COLUMNS, 0.8 + 0.14 * (sum(n_lines) + 2 * len(cells) + 2)))
+    line_height = style.SMALL * style.LINE / 72  # inches
+    # a line more than the text has: accents and fallback glyphs stand taller than a line
+    heights = [(max(c.count("\n") + 1 for c in row) + 1) * line_height + 0.1 for row in [header] + cells]
+    title = 0.45  # inches above the table for the two-line title
+    height = title + sum(heights) + 2 * margin
+    fig = plt.figure(figsize=(style.TWO_COLUMNS, height))
+    ax = fig.add_axes((margin / style.TWO_COLUMNS, margin / height, 1 - 2 * margin / style.TWO_COLUMNS,
+                       sum(heights) / height))
     ax.axis("off")
-    table = ax.table(cellText=cells, colLabels=["prompt"] + [label for label, _ in columns], loc="upper left",
-                     cellLoc="left", colLoc="left",
-                     colWidths=[0.2] + [0.8 / max(len(columns), 1)] * len(columns))
+    table = ax.table(cellText=cells, colLabels=header, cellLoc="left", colLoc="left", bbox=(0, 0, 1, 1),
+                     colWidths=[w / sum(widths) for w in widths])
     table.auto_set_font_size(False)
     table.set_fontsize(style.SMALL)
-    total = sum(n_lines) + 1.5
-    for (row, col), cell in table.get_celld().items():
-        cell.set_height((1.5 if row == 0 else n_lines[row - 1] + 0.4) / total)
+    for (row, _), cell in table.get_celld().items():
+        cell.set_height(heights[row] / sum(heights))
     ax.set_title("Sample answers (greedy unless sampling is configured)\n[judge score 0 left · 20 right]")
     return fig

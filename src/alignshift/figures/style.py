@@ -156,6 +156,33 @@ def wrap(text: str, width: int = 38, limit: int = 320) -> str:
     return "\n".join(textwrap.wrap(text, width)).replace("$", r"\$") or "(empty)"
 
 
+LINE = 1.2  # matplotlib's line spacing, in font sizes
+
+
+def text_width(line: str, size: float = SMALL) -> float:
+    """A line's drawn width in points at `size` points (the figures' font)."""
+    import warnings
+
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    with warnings.catch_warnings():  # a glyph the font lacks: drawn as a box, warned of when drawn
+        warnings.simplefilter("ignore", UserWarning)
+        return text_to_path.get_text_width_height_descent(line, FontProperties(size=size), ismath=False)[0]
+
+
+def wrap_to(text: str, inches: float, size: float = SMALL, limit: int = 320) -> str:
+    """`wrap` at the most characters per line that keep every line within `inches` at
+    `size` points, measured in the figures' font (a count of characters alone overflows
+    a narrow column with wide glyphs: digits, capitals)."""
+    chars = max(int(inches * 72 / (0.45 * size)), 4)
+    while True:
+        wrapped = wrap(text, chars, limit)
+        if chars <= 4 or max(text_width(line, size) for line in wrapped.split("\n")) <= inches * 72:
+            return wrapped
+        chars -= 1
+
+
 def empty(fig, axes, text):
     """Panels with nothing to show say so."""
     for ax in np.atleast_1d(axes).ravel():
