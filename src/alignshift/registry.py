@@ -17,7 +17,6 @@ import pandas as pd
 
 from . import planning
 from .models.spec import ModelSpec
-from .stats import lineage_root
 from .tables import read_csv
 from .yaml_files import read_yaml
 
@@ -103,6 +102,15 @@ def baseline(registry: dict[str, ModelSpec], name: str) -> str | None:
     if parent and parent in registry:
         return parent
     return None
+
+
+def lineage_root(baselines: dict[str, str | None], model: str) -> str:
+    """The first model of a model's lineage (its base), following parents."""
+    seen = {model}
+    while baselines.get(model) and baselines[model] not in seen:
+        model = baselines[model]
+        seen.add(model)
+    return model
 
 
 MODEL_COLUMNS = ["model", "label", "id", "stage", "parent", "baseline", "lineage_root", "run", "step", "direction",

@@ -46,8 +46,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
+
+# torch is imported by the functions that compute: the workflow's Snakefile and its analysis
+# jobs import this module for Prompt and the tokenization rules, and start a second faster
+# without it (benchmarks/job_startup.py).
 
 
 @dataclass(frozen=True)
@@ -299,6 +302,8 @@ def build_batch(rows: list[list[Segment]], pad_id: int, dtype: torch.dtype, devi
     every continuation token, for a batch of packed rows. The mask (rows x length x
     length) is built on `device` from the per-token segment and branch ids, so only those
     cross from the host, not the mask."""
+    import torch
+
     length = max(sum(s.length for s in row) for row in rows)
     # filled as Python lists, one tensor each at the end: a small tensor per
     # continuation (181 per country_rank question) cost more host time than the rest
@@ -366,6 +371,8 @@ def _decoder_and_head(model):
 
 
 def _token_logprobs(head, softcap, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    import torch
+
     logits = head(hidden).float()
     if softcap:
         logits = torch.tanh(logits / softcap) * softcap
@@ -388,7 +395,6 @@ def _pad_id(tokenizer) -> int:
     return 0
 
 
-@torch.inference_mode()
 def score(
     model,
     tokenizer,
@@ -404,6 +410,16 @@ def score(
     `max_batch_tokens` bounds a forward pass (default: picked from free memory on
     CUDA, 4 rows on CPU). On CUDA out-of-memory the batch is halved and retried.
     """
+    import torch
+
+    with torch.inference_mode():
+        return _score_packed(model, tokenizer, requests, max_row_tokens, max_batch_tokens, progress)
+
+
+def _score_packed(model, tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int,
+                  max_batch_tokens: int | None, progress: bool | str) -> list[ContinuationScores]:
+    import torch
+
     decoder, head, softcap = _decoder_and_head(model)
     device = next(model.parameters()).device
     dtype = next(p for p in model.parameters() if p.is_floating_point()).dtype
@@ -454,6 +470,8 @@ def score(
 
 def default_batch_tokens(model, max_row_tokens: int) -> int:
     """Tokens per forward: from free memory on CUDA, a few rows on CPU."""
+    import torch
+
     device = next(model.parameters()).device
     if device.type != "cuda":
         return 4 * max_row_tokens

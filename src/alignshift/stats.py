@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .registry import lineage_root
+
 N_RESAMPLES = 2000
 LEVEL = 0.95
 
@@ -72,15 +74,6 @@ def sign_test(values, alternative: str = "greater") -> dict:
     positive, n = int((values > 0).sum()), int((values != 0).sum())
     p = float(stats.binomtest(positive, n, 0.5, alternative=alternative).pvalue) if n else float("nan")
     return {"n": n, "n_positive": positive, "p_value": p, "test": f"exact binomial, p0=0.5, {alternative}"}
-
-
-def lineage_root(baselines: dict[str, str | None], model: str) -> str:
-    """The first model of a model's lineage (its base), following parents."""
-    seen = {model}
-    while baselines.get(model) and baselines[model] not in seen:
-        model = baselines[model]
-        seen.add(model)
-    return model
 
 
 def compare(items: pd.DataFrame, value: str, by: list[str], baselines: dict[str, str | None], *, seed: int = 0,
