@@ -14,18 +14,15 @@ from pathlib import Path
 import pandas as pd
 
 from . import data as datasets
+from . import probes, registry
 from .models.fetch import fetch, read_manifest
+from .models.load import load_fetched
 from .models.spec import ModelSpec
 from .logs import logged  # noqa: F401  (the rules' scripts use jobs.logged)
 from .provenance import read_provenance, stable_hash, write_table
 from .tables import write_csv
 
 log = logging.getLogger("alignshift")
-
-# Every job is a fresh Python process: modules that pull in torch (probes, the scorer,
-# model loading) or scipy (registry, via stats) are imported by the jobs that use them,
-# so the many small jobs (fetch, data, plans, reports) start in a third of the time
-# (benchmarks/job_startup.py).
 
 
 def set_threads(threads: int | None) -> None:
@@ -117,9 +114,6 @@ def evaluate(model_spec: dict, probe_specs: dict[str, dict], manifest_path: str,
     it the prompts the model saw (`prompt_outputs`, probe -> path)."""
     import torch
 
-    from . import probes
-    from .models.load import load_fetched
-
     set_threads(threads)
     lm = load_fetched(manifest_path, model_spec, adapter=adapter)
     model = lm.spec
@@ -163,8 +157,6 @@ def run_stage(probe: str, stage: str, settings: dict, inputs: dict, outputs: dic
     """A later stage a probe declares (`stages: [judging]` in its spec.yaml): the function
     `run(settings, inputs, outputs, cache)` of the probe's folder's module of the stage's
     name (probes/judge/judging.py; alignshift.probes.stages)."""
-    from . import probes
-
     set_threads(threads)
     probes.stage(probe, stage).run(settings, inputs, outputs, cache)
 
@@ -175,8 +167,6 @@ def load_scores(paths: list[str]) -> pd.DataFrame:
 
 def write_model_table(models: list[dict], out: str) -> None:
     """The study's model table (registry.model_table), written from the rule's params."""
-    from . import registry
-
     table = pd.DataFrame(models, columns=registry.MODEL_COLUMNS)
     write_csv(table, out)
     log.info("%d models -> %s", len(table), out)
@@ -185,8 +175,6 @@ def write_model_table(models: list[dict], out: str) -> None:
 def analyze(probe: str, spec: dict, models_path: str, score_paths: list[str], out: str, seed: int = 0) -> None:
     """A probe's metrics table: `probes/<probe>/metrics.py`'s `metrics(scores, models,
     spec, seed)`, each row annotated with its model's lineage."""
-    from . import probes, registry
-
     models = registry.read_model_table(models_path)
     metrics = probes.metrics_module(probe).metrics(load_scores(score_paths), models, spec, seed=seed)
     write_metrics(annotate(metrics, models), out)
@@ -196,8 +184,6 @@ def analyze(probe: str, spec: dict, models_path: str, score_paths: list[str], ou
 def probe_tables(probe: str, spec: dict, models_path: str, score_paths: list[str], outputs: dict[str, str],
                  seed: int = 0) -> None:
     """A probe's further tables (its spec's `tables`): `tables(scores, models, spec, seed)`."""
-    from . import probes, registry
-
     models = registry.read_model_table(models_path)
     tables = probes.metrics_module(probe).tables(load_scores(score_paths), models, spec, seed=seed)
     for name, path in outputs.items():
@@ -210,8 +196,6 @@ def reference_orders(probe: str, spec: dict, models_path: str, score_paths: list
                      outputs: dict[str, str]) -> None:
     """A probe's orders against reference orders (`reference_tables(scores, models,
     spec, orders)` of its metrics module), e.g. country_rank against Gallup's."""
-    from . import probes, registry
-
     models = registry.read_model_table(models_path)
     tables = probes.metrics_module(probe).reference_tables(load_scores(score_paths), models, spec,
                                                            pd.read_parquet(orders_path))

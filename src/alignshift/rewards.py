@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import torch
-
 from .cache import JsonlCache
 from .provenance import stable_hash
 
@@ -24,9 +22,10 @@ def encode_text(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False).input_ids
 
 
-@torch.inference_mode()
 def reward_scores(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, cache: str | Path | None = None,
                   revision: str = "") -> list[float]:
+    import torch  # here, not at the top: probes import this module without computing (alignshift.scoring)
+
     keys = [stable_hash({"reward_model": revision, "text": t}) for t in texts]
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -44,4 +43,5 @@ def reward_scores(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8
         values = model.score(hidden[torch.arange(len(encoded), device=device), last]).squeeze(-1).float()
         return [float(v) for v in values.cpu()]
 
-    return JsonlCache(cache).fill(zip(keys, texts), rewards, chunk=batch_size, sort_key=lambda kv: len(kv[1]))
+    with torch.inference_mode():
+        return JsonlCache(cache).fill(zip(keys, texts), rewards, chunk=batch_size, sort_key=lambda kv: len(kv[1]))

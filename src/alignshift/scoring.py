@@ -48,9 +48,9 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-# torch is imported by the functions that compute: the workflow's Snakefile and its analysis
-# jobs import this module for Prompt and the tokenization rules, and start a second faster
-# without it (benchmarks/job_startup.py).
+# torch is imported by the functions that compute: the workflow's Snakefile and most of its
+# jobs import this module (through alignshift.probes) for Prompt and the tokenization rules,
+# and start seconds faster without it (benchmarks/job_startup.py).
 
 
 @dataclass(frozen=True)
@@ -413,59 +413,52 @@ def score(
     import torch
 
     with torch.inference_mode():
-        return _score_packed(model, tokenizer, requests, max_row_tokens, max_batch_tokens, progress)
-
-
-def _score_packed(model, tokenizer, requests: Sequence[ScoreRequest], max_row_tokens: int,
-                  max_batch_tokens: int | None, progress: bool | str) -> list[ContinuationScores]:
-    import torch
-
-    decoder, head, softcap = _decoder_and_head(model)
-    device = next(model.parameters()).device
-    dtype = next(p for p in model.parameters() if p.is_floating_point()).dtype
-    rows = _pack_rows(_segments(tokenizer, requests, max_row_tokens), max_row_tokens)
-    rows.sort(key=lambda row: sum(s.length for s in row), reverse=True)
-    budget = max_batch_tokens or default_batch_tokens(model, max_row_tokens)
-    owners_all: list[tuple[int, int]] = []
-    logprobs_all: list[np.ndarray] = []
-    bar = tqdm(total=sum(len(s.continuations) for row in rows for s in row), unit="cont",
-               desc=progress if isinstance(progress, str) else "scoring", disable=not progress,
-               mininterval=2.0)
-    i = 0
-    pending = None  # the previous forward's log-probs: read back after this batch is built,
-    # so on CUDA (asynchronous) the host builds a batch while the device computes the last
-    while i < len(rows):
-        longest = sum(s.length for s in rows[i])
-        n = max(1, min(len(rows) - i, budget // max(longest, 1)))
-        chunk = rows[i : i + n]
-        try:
-            ids, pos, mask, b_idx, src, tgt, owners = build_batch(chunk, _pad_id(tokenizer), dtype, device)
-            hidden = decoder(
-                input_ids=ids.to(device),
-                position_ids=pos.to(device),
-                attention_mask=mask.to(device),
-                use_cache=False,
-            ).last_hidden_state
-            # spread over GPUs (`device_map: auto`), the body can end on another device than the head
-            at = head.weight.device
-            lp = _token_logprobs(head, softcap, hidden.to(at)[b_idx.to(at), src.to(at)], tgt.to(at))
-        except torch.OutOfMemoryError:
-            if n == 1:
-                raise
-            torch.cuda.empty_cache()
-            budget = max(longest, budget // 2)
-            continue
-        owners_all.extend(owners)
+        decoder, head, softcap = _decoder_and_head(model)
+        device = next(model.parameters()).device
+        dtype = next(p for p in model.parameters() if p.is_floating_point()).dtype
+        rows = _pack_rows(_segments(tokenizer, requests, max_row_tokens), max_row_tokens)
+        rows.sort(key=lambda row: sum(s.length for s in row), reverse=True)
+        budget = max_batch_tokens or default_batch_tokens(model, max_row_tokens)
+        owners_all: list[tuple[int, int]] = []
+        logprobs_all: list[np.ndarray] = []
+        bar = tqdm(total=sum(len(s.continuations) for row in rows for s in row), unit="cont",
+                   desc=progress if isinstance(progress, str) else "scoring", disable=not progress,
+                   mininterval=2.0)
+        i = 0
+        pending = None  # the previous forward's log-probs: read back after this batch is built,
+        # so on CUDA (asynchronous) the host builds a batch while the device computes the last
+        while i < len(rows):
+            longest = sum(s.length for s in rows[i])
+            n = max(1, min(len(rows) - i, budget // max(longest, 1)))
+            chunk = rows[i : i + n]
+            try:
+                ids, pos, mask, b_idx, src, tgt, owners = build_batch(chunk, _pad_id(tokenizer), dtype, device)
+                hidden = decoder(
+                    input_ids=ids.to(device),
+                    position_ids=pos.to(device),
+                    attention_mask=mask.to(device),
+                    use_cache=False,
+                ).last_hidden_state
+                # spread over GPUs (`device_map: auto`), the body can end on another device than the head
+                at = head.weight.device
+                lp = _token_logprobs(head, softcap, hidden.to(at)[b_idx.to(at), src.to(at)], tgt.to(at))
+            except torch.OutOfMemoryError:
+                if n == 1:
+                    raise
+                torch.cuda.empty_cache()
+                budget = max(longest, budget // 2)
+                continue
+            owners_all.extend(owners)
+            if pending is not None:
+                logprobs_all.append(pending.double().cpu().numpy())
+            pending = lp
+            bar.update(sum(len(s.continuations) for row in chunk for s in row))
+            i += n
         if pending is not None:
             logprobs_all.append(pending.double().cpu().numpy())
-        pending = lp
-        bar.update(sum(len(s.continuations) for row in chunk for s in row))
-        i += n
-    if pending is not None:
-        logprobs_all.append(pending.double().cpu().numpy())
-    bar.close()
-    flat = np.concatenate(logprobs_all) if logprobs_all else np.zeros(0)
-    return _collect(requests, owners_all, flat)
+        bar.close()
+        flat = np.concatenate(logprobs_all) if logprobs_all else np.zeros(0)
+        return _collect(requests, owners_all, flat)
 
 
 def default_batch_tokens(model, max_row_tokens: int) -> int:

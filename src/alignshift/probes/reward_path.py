@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..rewards import reward_scores
 from .protocol import Protocol
 
 
@@ -11,8 +12,6 @@ def reward_rows(probe: Protocol, spec, tables, lm, cache) -> pd.DataFrame:
     """Rows of `probe.build_reward(spec, tables)` (item, variant, candidate, question,
     response, ...) with each text's `reward`, formatted by the spec's `reward_format`
     (the text is the row's `prompt`)."""
-    from ..rewards import reward_scores  # torch: imported only where a model computes (alignshift.scoring)
-
     if probe.build_reward is None:
         return pd.DataFrame()
     rows = probe.build_reward(spec, tables)
